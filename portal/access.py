@@ -1,0 +1,184 @@
+"""THE access policy: who may read and write what. Nothing else compares roles.
+
+Refusal by default: an action is allowed only where a rule below says so. The
+two tables are BRIEF.md's role table; `can` answers for one object and
+`visible_documents` gives the same answer as an SQL condition for lists.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
+
+from portal.models import Document, DocumentStatus, DocumentType, Role, Visibility
+from portal.models.documents import STATE_TYPES
+
+#: Published visibilities each role may read; `None` is a visitor.
+READABLE: dict[Role | None, frozenset[Visibility]] = {
+    None: frozenset({Visibility.PUBLIC}),
+    Role.CIVIL_SOCIETY: frozenset({Visibility.PUBLIC, Visibility.PARTICIPANTS}),
+    Role.INDUSTRY: frozenset({Visibility.PUBLIC, Visibility.PARTICIPANTS}),
+    Role.GOVERNMENT: frozenset(Visibility),
+    Role.SECRETARIAT: frozenset(Visibility),
+}
+
+#: Document types each role may create.
+CREATABLE: dict[Role | None, frozenset[DocumentType]] = {
+    None: frozenset(),
+    Role.CIVIL_SOCIETY: frozenset({DocumentType.REVIEW}),
+    Role.INDUSTRY: frozenset({DocumentType.PRACTICE_NOTE}),
+    Role.GOVERNMENT: STATE_TYPES,
+    Role.SECRETARIAT: frozenset(DocumentType),
+}
+
+
+class Action(enum.StrEnum):
+    """What a user may try to do with a document."""
+
+    READ = "read"
+    CREATE = "create"
+    EDIT = "edit"
+    WITHDRAW = "withdraw"
+    RESTORE = "restore"
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A trusted process acting with the secretariat's authority (loading canonical content)."""
+
+    label: str
+    is_authenticated: bool = True
+    id: None = None
+
+
+CONTENT_LOADER = SystemActor("content-loader")
+
+
+class AccessDenied(Exception):
+    """Raised by `authorize` when the policy refuses an action; shown as a 403."""
+
+
+def effective_role(user: Any) -> Role | None:
+    """The user's role, or None for visitors, unapproved and deactivated accounts."""
+    if isinstance(user, SystemActor):
+        return Role.SECRETARIAT
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if not (user.active and user.approved):
+        return None
+    return user.role
+
+
+def readable_visibilities(user: Any) -> frozenset[Visibility]:
+    """Visibilities of published documents the user may read."""
+    return READABLE[effective_role(user)]
+
+
+def choosable_visibilities(user: Any) -> list[Visibility]:
+    """Visibilities the user may give a document: never above what they may read."""
+    if effective_role(user) is None:
+        return []
+    return [v for v in Visibility if v in readable_visibilities(user)]
+
+
+def choosable_state_ids(user: Any) -> frozenset[int] | None:
+    """States a user may attach to a document they write; None means any state."""
+    role = effective_role(user)
+    if role is Role.GOVERNMENT:
+        return frozenset({user.state_id})
+    return None if role is not None else frozenset()
+
+
+def creatable_types(user: Any) -> list[DocumentType]:
+    """Document types the user may create, in a stable order."""
+    allowed = CREATABLE[effective_role(user)]
+    return [t for t in DocumentType if t in allowed]
+
+
+def _owns(user: Any, role: Role | None, document: Document) -> bool:
+    """Own documents: authored (civil society, industry) or of the user's state (government)."""
+    if role in (Role.CIVIL_SOCIETY, Role.INDUSTRY):
+        return document.author_id is not None and document.author_id == user.id
+    if role is Role.GOVERNMENT:
+        return document.owning_state_id is not None and document.owning_state_id == user.state_id
+    return False
+
+
+def _can_read(user: Any, document: Document) -> bool:
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        return True
+    if document.visibility not in READABLE[role]:
+        return False
+    if document.status is DocumentStatus.PUBLISHED:
+        return True
+    return _owns(user, role, document)
+
+
+def _can_author(user: Any, document: Document) -> bool:
+    """May the user put their name to a document with these type, state and visibility?"""
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        return True
+    if document.type not in CREATABLE[role] or document.visibility not in READABLE[role]:
+        return False
+    if role is Role.GOVERNMENT:
+        return document.state_id is not None and document.state_id == user.state_id
+    return True
+
+
+def _can_change(user: Any, document: Document) -> bool:
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        return True
+    return _can_read(user, document) and _owns(user, role, document)
+
+
+_RULES: dict[Action, Callable[[Any, Document], bool]] = {
+    Action.READ: _can_read,
+    Action.CREATE: _can_author,
+    Action.EDIT: _can_change,
+    Action.WITHDRAW: _can_change,
+    Action.RESTORE: _can_change,
+}
+
+
+def can(user: Any, action: Action, document: Document) -> bool:
+    """True if the policy allows `user` to do `action` to `document`.
+
+    For CREATE, pass the unsaved document as it would be created; editing checks
+    EDIT on the stored document and CREATE on the result, so nobody can move a
+    document out of their reach (another state, a higher visibility).
+    """
+    rule = _RULES.get(action)
+    return rule is not None and rule(user, document)
+
+
+def authorize(user: Any, action: Action, document: Document) -> None:
+    """Raise AccessDenied unless `can(user, action, document)`."""
+    if not can(user, action, document):
+        raise AccessDenied(f"{action} refused")
+
+
+def visible_documents(user: Any) -> ColumnElement[bool]:
+    """SQL condition selecting exactly the documents `can(user, READ, d)` allows."""
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        return true()
+    published = Document.status == DocumentStatus.PUBLISHED
+    return and_(
+        Document.visibility.in_(sorted(READABLE[role])),
+        or_(published, _owned_documents(user, role)),
+    )
+
+
+def _owned_documents(user: Any, role: Role | None) -> ColumnElement[bool]:
+    if role in (Role.CIVIL_SOCIETY, Role.INDUSTRY):
+        return Document.author_id == user.id
+    if role is Role.GOVERNMENT and user.state_id is not None:
+        return and_(Document.type.in_(sorted(STATE_TYPES)), Document.state_id == user.state_id)
+    return false()

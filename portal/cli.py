@@ -1,0 +1,122 @@
+"""The `flask` commands: users, content, states, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from portal.access import CONTENT_LOADER
+from portal.auth.services import AccountError, create_user
+from portal.content import document_files, load_content
+from portal.demo import create_demo_accounts, demo_accounts
+from portal.extensions import db
+from portal.models import Role, State
+
+users_cli = AppGroup("users", help="Manage accounts.")
+content_cli = AppGroup("content", help="Load the canonical content/ folder.")
+states_cli = AppGroup("states", help="Subscribing states.")
+demo_cli = AppGroup("demo", help="Demo accounts for a development database.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--state", "state_code", help="ISO code of the state (government accounts).")
+@click.option("--name", default="", help="Full name shown on the site.")
+@click.option("--organisation", default=None, help="Organisation (industry, civil society).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for (hidden) when not given.",
+)
+def create_user_command(
+    email: str,
+    role: str,
+    state_code: str | None,
+    name: str,
+    organisation: str | None,
+    password: str,
+) -> None:
+    """Create an approved account."""
+    state = None
+    if state_code:
+        state = db.session.scalar(select(State).where(State.code == state_code.upper()))
+        if state is None:
+            raise click.BadParameter(f"no state with code {state_code!r}", param_hint="--state")
+    try:
+        user = create_user(
+            email,
+            name=name,
+            role=Role(role),
+            password=password,
+            state=state,
+            organisation=organisation,
+            actor=CONTENT_LOADER,
+        )
+    except AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    where = f" for {state.name}" if state else ""
+    click.echo(f"Created {user.role.label.lower()} account {user.email}{where}.")
+
+
+@content_cli.command("load")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def load_content_command(directory: Path | None) -> None:
+    """Load states, commitments and documents from DIRECTORY (default: content/)."""
+    directory = directory or Path(current_app.config["CONTENT_DIR"])
+    if not directory.is_dir():
+        raise click.ClickException(f"{directory} is not a folder")
+    files = document_files(directory)
+    with click.progressbar(
+        files,
+        label=f"Loading {len(files)} documents",
+        item_show_func=lambda p: p.name if p else None,
+    ) as bar:
+        report = load_content(directory, bar)
+    click.echo(
+        f"States: {report.states}. Commitments: {report.commitments}. Documents: "
+        f"{len(report.created)} created, {len(report.revised)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.errors)} skipped."
+    )
+    for path, reason in report.errors:
+        click.echo(f"  skipped {path}: {reason}", err=True)
+    if report.errors:
+        raise SystemExit(1)
+
+
+@states_cli.command("list")
+def list_states_command() -> None:
+    """List the subscribing states."""
+    for state in db.session.scalars(select(State).order_by(State.name)):
+        click.echo(f"{state.code}  {state.name}  (joined {state.joined_on.isoformat()})")
+
+
+@demo_cli.command("accounts")
+def demo_accounts_command() -> None:
+    """Create one demo account per role in a new development database, and print them."""
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException("demo accounts are never created in production")
+    created = create_demo_accounts(current_app)
+    accounts = created if created is not None else demo_accounts(current_app)
+    if not accounts:
+        click.echo("This database already has accounts; no demo accounts were created.")
+        return
+    verb = "Created" if created is not None else "Existing"
+    click.secho(f"{verb} demo accounts (development only; password after the email):", bold=True)
+    for account in accounts:
+        state = f" {account.state}" if account.state else ""
+        click.echo(f"  {account.role:<14}{state:<4} {account.email:<32} {account.password}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups."""
+    for group in (users_cli, content_cli, states_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,71 @@
+"""Forms for writing documents."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+MAX_SOURCE_LENGTH = 200_000
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A set of checkboxes, one per choice (usable without JavaScript)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class DocumentForm(FlaskForm):
+    """Create or edit a document; choices are filled in by the view from the access policy."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=300)])
+    state = SelectField("State", validators=[Optional()], validate_choice=True)
+    organisation = StringField("Organisation", validators=[Optional(), Length(max=200)])
+    commitments = MultiCheckboxField("Commitments", coerce=int)
+    visibility = RadioField("Who may read it", validators=[InputRequired()])
+    status = RadioField(
+        "Status",
+        choices=[
+            SelectChoice("draft", "Draft: only you and your colleagues can see it"),
+            SelectChoice("published", "Published"),
+        ],
+        default="draft",
+        validators=[InputRequired()],
+    )
+    source = TextAreaField(
+        "Text (Markdown)",
+        validators=[DataRequired(), Length(max=MAX_SOURCE_LENGTH)],
+        description="Markdown: # headings, **bold**, [links](https://…), tables, footnotes [^1].",
+    )
+    summary = StringField("Summary of this change", validators=[Optional(), Length(max=300)])
+    version = HiddenField()
+    preview = SubmitField("Preview")
+    save = SubmitField("Save")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (withdraw, restore)."""
+
+    reason = StringField("Reason", validators=[Optional(), Length(max=300)])
+
+
+class DiffForm(FlaskForm):
+    """Which two revisions to compare (GET, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    a = IntegerField("From revision", validators=[InputRequired()])
+    b = IntegerField("To revision", validators=[InputRequired()])

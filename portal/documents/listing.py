@@ -1,0 +1,74 @@
+"""Which documents a list shows: the access policy's condition plus the user's filters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from portal.access import visible_documents
+from portal.models import Commitment, Document, DocumentType, State
+from portal.models.documents import document_commitments
+
+
+@dataclass
+class DocumentFilters:
+    """Filters from the query string; `error` explains a value that makes no sense."""
+
+    type: DocumentType | None = None
+    state: str | None = None
+    commitment: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> DocumentFilters:
+        """Read `type`, `state` and `commitment` from request arguments."""
+        filters = cls()
+        if args.get("type"):
+            try:
+                filters.type = DocumentType(args["type"])
+            except ValueError:
+                filters.error = f"There is no document type called “{args['type']}”."
+        if args.get("state"):
+            filters.state = args["state"].strip().upper()
+        if args.get("commitment"):
+            number = args["commitment"]
+            if not number.isdigit() or not 1 <= int(number) <= 6:
+                filters.error = "Commitments are numbered 1 to 6."
+            else:
+                filters.commitment = int(number)
+        return filters
+
+    def as_args(self) -> dict[str, Any]:
+        """The filters as query-string arguments (for pagination links)."""
+        return {
+            k: v
+            for k, v in (
+                ("type", self.type and self.type.value),
+                ("state", self.state),
+                ("commitment", self.commitment),
+            )
+            if v
+        }
+
+
+def filtered_documents(
+    user: Any, filters: DocumentFilters | None = None
+) -> Select[tuple[Document]]:
+    """Documents `user` may read, narrowed by `filters`, newest first."""
+    query = select(Document).where(visible_documents(user))
+    if filters and filters.type:
+        query = query.where(Document.type == filters.type)
+    if filters and filters.state:
+        query = query.join(State, Document.state_id == State.id).where(State.code == filters.state)
+    if filters and filters.commitment:
+        query = query.where(
+            Document.id.in_(
+                select(document_commitments.c.document_id)
+                .join(Commitment, Commitment.id == document_commitments.c.commitment_id)
+                .where(Commitment.number == filters.commitment)
+            )
+        )
+    return query.order_by(Document.published_on.desc().nulls_last(), Document.id.desc())

@@ -1,0 +1,242 @@
+"""Every change to a document happens here: permission, change, revision and audit together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.access import Action, authorize
+from portal.audit import record_event
+from portal.extensions import db
+from portal.markdown import render_markdown
+from portal.models import (
+    Commitment,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    Revision,
+    State,
+    Visibility,
+)
+from portal.models.documents import STATE_TYPES
+
+
+class EditConflict(Exception):
+    """The document changed since the editor loaded it; their text must not overwrite it."""
+
+    def __init__(self, document: Document) -> None:
+        super().__init__(f"{document.slug} changed since version was loaded")
+        self.document = document
+
+
+class InvalidDocument(ValueError):
+    """Fields that do not make a valid document of its type; `field` names the culprit."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidTransition(Exception):
+    """A status change that makes no sense from the document's current status."""
+
+
+@dataclass
+class DocumentFields:
+    """What an author supplies when creating or editing a document."""
+
+    title: str
+    source: str
+    visibility: Visibility
+    status: DocumentStatus = DocumentStatus.DRAFT
+    state: State | None = None
+    organisation: str | None = None
+    commitments: Sequence[Commitment] = field(default_factory=list)
+    published_on: dt.date | None = None
+    lang: str = "en"
+
+
+def slugify(text: str, max_length: int = 80) -> str:
+    """A lowercase ASCII slug for URLs: 'Licensing in Côte' -> 'licensing-in-cote'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or "document"
+
+
+def unique_slug(title: str) -> str:
+    """A slug from the title that no document uses yet."""
+    base = slugify(title)
+    taken = set(
+        db.session.scalars(
+            select(Document.slug).where((Document.slug == base) | Document.slug.like(f"{base}-%"))
+        )
+    )
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}-{number}", number + 1
+    return candidate
+
+
+def _add_revision(
+    document: Document, author: Any, title: str, source: str, summary: str
+) -> Revision:
+    number = document.current_revision.number + 1 if document.current_revision else 1
+    revision = Revision(
+        document=document,
+        number=number,
+        title=title,
+        source=source,
+        html=render_markdown(source),
+        author_id=getattr(author, "id", None),
+        summary=summary.strip(),
+    )
+    db.session.add(revision)
+    document.current_revision = revision
+    return revision
+
+
+def validate_fields(doc_type: DocumentType, fields: DocumentFields) -> None:
+    """Raise InvalidDocument if the fields do not suit a document of this type."""
+    if not fields.title.strip():
+        raise InvalidDocument("A title is required.", "title")
+    if not fields.source.strip():
+        raise InvalidDocument("The document has no text.", "source")
+    if doc_type in STATE_TYPES and fields.state is None:
+        raise InvalidDocument(f"A {doc_type.label.lower()} belongs to a state.", "state")
+    if doc_type is DocumentType.REVIEW and (fields.state is None or not fields.commitments):
+        raise InvalidDocument(
+            "A review is of a state and at least one commitment.",
+            "state" if fields.state is None else "commitments",
+        )
+
+
+def _apply_fields(document: Document, fields: DocumentFields) -> None:
+    document.title = fields.title.strip()
+    document.visibility = fields.visibility
+    document.state = fields.state
+    # The policy reads state_id; set it now rather than at flush so checks see the new state.
+    document.state_id = fields.state.id if fields.state else None
+    document.organisation = fields.organisation or None
+    document.commitments = list(fields.commitments)
+    document.lang = fields.lang
+    if fields.published_on is not None:
+        document.published_on = fields.published_on
+    _set_status(document, fields.status)
+
+
+def _set_status(document: Document, status: DocumentStatus) -> None:
+    document.status = status
+    if status is DocumentStatus.PUBLISHED and document.published_on is None:
+        document.published_on = dt.date.today()
+
+
+def create_document(
+    user: Any,
+    doc_type: DocumentType,
+    fields: DocumentFields,
+    *,
+    slug: str | None = None,
+    summary: str = "Created",
+) -> Document:
+    """Create a document with its first revision, if the policy lets `user` author it."""
+    validate_fields(doc_type, fields)
+    document = Document(
+        type=doc_type,
+        slug=slug or unique_slug(fields.title),
+        author_id=getattr(user, "id", None),
+    )
+    _apply_fields(document, fields)
+    authorize(user, Action.CREATE, document)
+    db.session.add(document)
+    _add_revision(document, user, document.title, fields.source, summary)
+    db.session.flush()
+    record_event(user, "document.create", document, slug=document.slug, status=document.status)
+    return document
+
+
+def update_document(
+    user: Any,
+    document: Document,
+    fields: DocumentFields,
+    *,
+    base_version: int,
+    summary: str = "",
+) -> Revision | None:
+    """Save an edit made from `base_version`; a new revision when title or text changed.
+
+    Raises EditConflict if someone saved in between, AccessDenied if the edit would
+    take the document out of the user's reach. Returns the new revision, if any.
+    """
+    authorize(user, Action.EDIT, document)
+    if document.version != base_version:
+        raise EditConflict(document)
+    validate_fields(document.type, fields)
+    before = _snapshot(document)
+    _apply_fields(document, fields)
+    authorize(user, Action.CREATE, document)
+    revision = None
+    current = document.current_revision
+    if current is None or current.title != document.title or current.source != fields.source:
+        revision = _add_revision(document, user, document.title, fields.source, summary or "Edited")
+    after = _snapshot(document)
+    changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    if changes or revision is not None:
+        document_id = document.id
+        try:
+            db.session.flush()
+        except StaleDataError as error:
+            # Someone committed between our read and our write: their save wins, ours is kept
+            # by the caller (the form still holds it) and shown as a conflict.
+            db.session.rollback()
+            raise EditConflict(db.session.get(Document, document_id)) from error
+        record_event(
+            user,
+            "document.update",
+            document,
+            changes=changes,
+            revision=revision.number if revision else None,
+        )
+    return revision
+
+
+def _snapshot(document: Document) -> dict[str, Any]:
+    return {
+        "title": document.title,
+        "visibility": str(document.visibility),
+        "status": str(document.status),
+        "state": document.state.code if document.state else None,
+        "organisation": document.organisation,
+        "commitments": [c.number for c in document.commitments],
+        "published_on": document.published_on.isoformat() if document.published_on else None,
+    }
+
+
+def withdraw_document(user: Any, document: Document, reason: str = "") -> None:
+    """Withdraw a document: it disappears for everyone but its owners and the secretariat."""
+    authorize(user, Action.WITHDRAW, document)
+    if document.status is DocumentStatus.WITHDRAWN:
+        raise InvalidTransition("This document is already withdrawn.")
+    previous = document.status
+    document.status = DocumentStatus.WITHDRAWN
+    record_event(user, "document.withdraw", document, previous=str(previous), reason=reason)
+
+
+def restore_document(user: Any, document: Document) -> None:
+    """Restore a withdrawn document to published."""
+    authorize(user, Action.RESTORE, document)
+    if document.status is not DocumentStatus.WITHDRAWN:
+        raise InvalidTransition("Only a withdrawn document can be restored.")
+    _set_status(document, DocumentStatus.PUBLISHED)
+    record_event(user, "document.restore", document)
+
+
+def get_document(slug: str) -> Document | None:
+    """The document with this slug, or None."""
+    return db.session.scalar(select(Document).where(Document.slug == slug))

@@ -1,0 +1,223 @@
+"""Document pages. Each handler: load (404) -> check (403) -> act -> render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy import Select, select
+
+from portal.access import Action, can
+from portal.documents.diff import line_diff
+from portal.documents.forms import ConfirmForm, DiffForm, DocumentForm
+from portal.documents.listing import DocumentFilters, filtered_documents
+from portal.documents.services import (
+    EditConflict,
+    InvalidDocument,
+    InvalidTransition,
+    create_document,
+    get_document,
+    restore_document,
+    update_document,
+    withdraw_document,
+)
+from portal.documents.writing import document_fields, prepare_form
+from portal.extensions import db
+from portal.markdown import render_markdown
+from portal.models import Document, DocumentType, Revision
+
+bp = Blueprint("documents", __name__, url_prefix="/documents")
+
+
+def load_document(slug: str, action: Action = Action.READ) -> Document:
+    """The document, or 404 if it does not exist or may not be read; 403 if `action` is refused."""
+    document = get_document(slug)
+    if document is None or not can(current_user, Action.READ, document):
+        abort(404)
+    if action is not Action.READ and not can(current_user, action, document):
+        abort(403)
+    return document
+
+
+def load_revision(document: Document, number: int) -> Revision:
+    """A revision of a readable document, or 404."""
+    revision = db.session.scalar(
+        select(Revision).where(Revision.document_id == document.id, Revision.number == number)
+    )
+    if revision is None:
+        abort(404)
+    return revision
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Documents the user may read, filterable by type, state and commitment."""
+    filters = DocumentFilters.from_args(request.args)
+    if filters.error:
+        abort(400, description=filters.error)
+    query: Select[tuple[Document]] = filtered_documents(current_user, filters)
+    page = db.paginate(query, per_page=20, max_per_page=100, error_out=False)
+    return render_template("documents/index.html", page=page, filters=filters)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create() -> ResponseReturnValue:
+    """Write a new document of a type the user may create."""
+    try:
+        doc_type = DocumentType(request.args.get("type", ""))
+    except ValueError:
+        return render_template("documents/choose_type.html")
+    form = DocumentForm()
+    if not prepare_form(form, current_user, doc_type):
+        abort(403)
+    preview_html = None
+    if form.validate_on_submit():
+        if form.preview.data:
+            preview_html = render_markdown(form.source.data or "")
+        else:
+            try:
+                document = create_document(
+                    current_user,
+                    doc_type,
+                    document_fields(form, doc_type),
+                    summary=form.summary.data or "Created",
+                )
+            except InvalidDocument as error:
+                db.session.rollback()
+                getattr(form, error.field).errors.append(str(error))
+            else:
+                db.session.commit()
+                flash(f"“{document.title}” was saved.", "success")
+                return redirect(url_for(".show", slug=document.slug))
+    status = 400 if form.errors else 200
+    return render_template(
+        "documents/edit.html",
+        form=form,
+        doc_type=doc_type,
+        document=None,
+        preview_html=preview_html,
+    ), status
+
+
+@bp.get("/<slug>")
+def show(slug: str) -> ResponseReturnValue:
+    """A document's current revision."""
+    document = load_document(slug)
+    return render_template(
+        "documents/show.html",
+        document=document,
+        revision=document.current_revision,
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit(slug: str) -> ResponseReturnValue:
+    """Edit a document; a stale edit is refused with a conflict and the user's text kept."""
+    document = load_document(slug, Action.EDIT)
+    form = DocumentForm()
+    prepare_form(form, current_user, document.type, document)
+    preview_html, conflict, status = None, None, 200
+    if form.validate_on_submit():
+        if form.preview.data:
+            preview_html = render_markdown(form.source.data or "")
+        else:
+            try:
+                revision = update_document(
+                    current_user,
+                    document,
+                    document_fields(form, document.type),
+                    base_version=int(form.version.data or 0),
+                    summary=form.summary.data or "",
+                )
+            except EditConflict as error:
+                conflict, document, status = error.document, error.document, 409
+            except InvalidDocument as error:
+                db.session.rollback()
+                getattr(form, error.field).errors.append(str(error))
+            else:
+                db.session.commit()
+                flash(f"Saved as revision {revision.number}." if revision else "Saved.", "success")
+                return redirect(url_for(".show", slug=document.slug))
+    if form.errors and status == 200:
+        status = 400
+    return render_template(
+        "documents/edit.html",
+        form=form,
+        doc_type=document.type,
+        document=document,
+        preview_html=preview_html,
+        conflict=conflict,
+    ), status
+
+
+@bp.post("/<slug>/withdraw")
+@login_required
+def withdraw(slug: str) -> ResponseReturnValue:
+    """Withdraw a document."""
+    document = load_document(slug, Action.WITHDRAW)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        withdraw_document(current_user, document, form.reason.data or "")
+    except InvalidTransition as error:
+        abort(409, description=str(error))
+    db.session.commit()
+    flash("The document was withdrawn.", "success")
+    return redirect(url_for(".show", slug=slug))
+
+
+@bp.post("/<slug>/restore")
+@login_required
+def restore(slug: str) -> ResponseReturnValue:
+    """Restore a withdrawn document."""
+    document = load_document(slug, Action.RESTORE)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        restore_document(current_user, document)
+    except InvalidTransition as error:
+        abort(409, description=str(error))
+    db.session.commit()
+    flash("The document was restored.", "success")
+    return redirect(url_for(".show", slug=slug))
+
+
+@bp.get("/<slug>/history")
+def history(slug: str) -> ResponseReturnValue:
+    """Every revision: who, when, why; pick two to compare."""
+    document = load_document(slug)
+    revisions = list(reversed(document.revisions))
+    return render_template("documents/history.html", document=document, revisions=revisions)
+
+
+@bp.get("/<slug>/revisions/<int:number>")
+def revision(slug: str, number: int) -> ResponseReturnValue:
+    """One past revision, as it read then."""
+    document = load_document(slug)
+    return render_template(
+        "documents/show.html",
+        document=document,
+        revision=load_revision(document, number),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.get("/<slug>/diff")
+def diff(slug: str) -> ResponseReturnValue:
+    """What changed between two revisions."""
+    document = load_document(slug)
+    form = DiffForm(request.args)
+    if not form.validate():
+        abort(400, description="Choose two revision numbers to compare.")
+    old, new = load_revision(document, form.a.data), load_revision(document, form.b.data)
+    return render_template(
+        "documents/diff.html",
+        document=document,
+        old=old,
+        new=new,
+        lines=line_diff(old.source, new.source),
+    )

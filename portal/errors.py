@@ -1,0 +1,56 @@
+"""Error pages: a plain sentence for every error a user can cause, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.access import AccessDenied
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. Check what you sent and try again."),
+    403: ("Not allowed", "Your account is not allowed to do that."),
+    404: ("Not found", "There is no page at this address, or you are not allowed to see it."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    409: ("Conflict", "Someone else changed this while you were working on it."),
+    413: ("Too large", "What you sent is larger than the portal accepts."),
+    500: ("Something went wrong", "The portal could not finish your request. It has been logged."),
+}
+
+
+def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
+    """Render the error page for `code` with an optional, more specific sentence."""
+    title, default = MESSAGES.get(code, MESSAGES[400 if code < 500 else 500])
+    return render_template(
+        "errors/error.html", code=code, title=title, message=message or default
+    ), code
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        current_app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
+        return render_error(
+            400,
+            "This form could not be accepted because its security token is missing or out of "
+            "date. Go back, reload the page and send it again; your text is still in the form.",
+        )
+
+    @app.errorhandler(AccessDenied)
+    def access_denied(error: AccessDenied) -> ResponseReturnValue:
+        current_app.logger.info("refused %s %s: %s", request.method, request.path, error)
+        return render_error(403)
+
+    # Also receives unhandled exceptions as InternalServerError (Flask logs their traceback).
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        code = error.code or 500
+        if code not in MESSAGES:
+            return error
+        # A view may abort with a sentence of its own; class defaults are Werkzeug's prose.
+        custom = error.description if error.description != type(error).description else None
+        return render_error(code, custom)

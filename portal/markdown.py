@@ -1,0 +1,97 @@
+"""Markdown -> safe HTML. The only place the portal turns user text into markup.
+
+Python-Markdown renders; bleach then keeps only an allowlist of tags, attributes
+and URL schemes, so nothing an author types can run script. Neither object is
+shared between threads: Python-Markdown instances keep per-document state and
+bleach's Cleaner holds a stateful parser.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+
+import bleach
+import markdown as python_markdown
+from bleach.linkifier import LinkifyFilter
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img", "ins", "li", "ol", "p", "pre",
+        "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+# Classes Python-Markdown itself emits; anything else an author types is dropped.
+_CLASSES = {
+    "a": {"headerlink", "footnote-ref", "footnote-backref"},
+    "div": {"footnote"},
+}
+
+
+def _allowed_class(tag: str, value: str) -> bool:
+    if tag == "code":
+        return all(name.startswith("language-") for name in value.split())
+    return all(name in _CLASSES.get(tag, set()) for name in value.split())
+
+
+def _allow_attribute(tag: str, name: str, value: str) -> bool:
+    if name == "class":
+        return _allowed_class(tag, value)
+    allowed = {
+        "a": {"href", "title", "rel"},
+        "abbr": {"title"},
+        "img": {"src", "alt", "title", "width", "height"},
+        "ol": {"start"},
+        "td": {"align"},
+        "th": {"align"},
+        "li": {"id"},
+        "sup": {"id"},
+    }
+    if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+        return name == "id"
+    return name in allowed.get(tag, set())
+
+
+def _outward_rel(attrs: dict, new: bool = False) -> dict:
+    """Links leaving the document say nofollow noopener; in-page anchors stay plain."""
+    href = attrs.get((None, "href"), "")
+    if not href.startswith("#"):
+        attrs[(None, "rel")] = "nofollow noopener"
+    return attrs
+
+
+_MARKDOWN_EXTENSIONS = ["tables", "footnotes", "fenced_code", "toc", "sane_lists"]
+_MARKDOWN_CONFIG = {
+    "toc": {"permalink": "\N{PILCROW SIGN}", "permalink_title": "Link to this section"},
+    "tables": {"use_align_attribute": True},
+}
+
+_local = threading.local()
+
+
+def _cleaner() -> bleach.Cleaner:
+    cleaner = getattr(_local, "cleaner", None)
+    if cleaner is None:
+        cleaner = bleach.Cleaner(
+            tags=ALLOWED_TAGS,
+            attributes=_allow_attribute,
+            protocols=ALLOWED_PROTOCOLS,
+            strip=True,
+            strip_comments=True,
+            filters=[partial(LinkifyFilter, callbacks=[_outward_rel], skip_tags={"pre", "code"})],
+        )
+        _local.cleaner = cleaner
+    return cleaner
+
+
+def render_markdown(source: str) -> str:
+    """Render Markdown source to sanitised HTML, safe to insert into a page."""
+    renderer = python_markdown.Markdown(
+        extensions=_MARKDOWN_EXTENSIONS,
+        extension_configs=_MARKDOWN_CONFIG,
+        output_format="html",
+    )
+    return _cleaner().clean(renderer.convert(source))

@@ -1,0 +1,61 @@
+"""The data model. Base carries the naming convention Alembic needs for stable names."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Enum, MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model; shares one MetaData with Flask-SQLAlchemy."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
+    """A column type storing a StrEnum's values as checked VARCHAR, the same on every database."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(member.value) for member in enum_cls),
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+# Imported after Base exists: each module subclasses it.
+from portal.models.audit import AuditEvent  # noqa: E402
+from portal.models.documents import (  # noqa: E402
+    Document,
+    DocumentStatus,
+    DocumentType,
+    Revision,
+    Visibility,
+)
+from portal.models.states import Commitment, State  # noqa: E402
+from portal.models.users import Role, User  # noqa: E402
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Commitment",
+    "Document",
+    "DocumentStatus",
+    "DocumentType",
+    "Revision",
+    "Role",
+    "State",
+    "User",
+    "Visibility",
+]

@@ -1,0 +1,27 @@
+"""Template globals: the access policy and labels, so templates never compare roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_login import current_user
+
+from portal import access
+from portal.models import DocumentStatus, DocumentType, Visibility
+
+
+def init_app(app: Flask) -> None:
+    """Expose `can`, `Action` and the enums to templates."""
+
+    @app.context_processor
+    def policy() -> dict[str, Any]:
+        return {
+            "can": access.can,
+            "Action": access.Action,
+            "creatable_types": lambda: access.creatable_types(current_user),
+            "DocumentType": DocumentType,
+            "DocumentStatus": DocumentStatus,
+            "Visibility": Visibility,
+            "production": app.config["PRODUCTION"],
+        }

@@ -1,0 +1,214 @@
+"""Fixtures: `app`, `client`, `login_as`, `make_document`.
+
+The schema is created once per run by the Alembic migrations (the only way the
+schema is made); every test then starts from empty tables plus the canonical
+states and commitments. Set TEST_DATABASE_URL to run the suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, delete, select, text, update
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.pop("PORTAL_ENV", None)
+
+from portal import create_app
+from portal.access import CONTENT_LOADER
+from portal.auth.services import create_user
+from portal.content import load_commitment, load_states
+from portal.documents.services import DocumentFields, create_document
+from portal.extensions import db
+from portal.models import (
+    Base,
+    Commitment,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    Role,
+    State,
+    User,
+    Visibility,
+)
+
+CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in an empty context, as a server would.
+
+    The test holds an app context for its own database work; without this, requests
+    would reuse it and share `g` (where Flask-Login caches the user) and the database
+    session with the test and with each other, which can hide access bugs.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def reset_postgres_schema(url: str, schema: str = "public") -> None:
+    """Drop and recreate a PostgreSQL schema so migrations start from empty."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """TEST_DATABASE_URL (PostgreSQL) or a fresh SQLite file, migrated to head once."""
+    url = os.environ.get("TEST_DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    )
+    if url.startswith("postgresql"):
+        reset_postgres_schema(url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app on empty tables holding only the canonical states and commitments."""
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "TESTING": True,
+            "SERVER_NAME": "portal.test",
+            "CONTENT_DIR": str(CONTENT_DIR),
+        }
+    )
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        # documents and revisions refer to each other: break the cycle before deleting.
+        db.session.execute(update(Document).values(current_revision_id=None))
+        for table in reversed(Base.metadata.sorted_tables):
+            db.session.execute(delete(table))
+        db.session.commit()
+        load_states(CONTENT_DIR / "states.yml")
+        for path in sorted((CONTENT_DIR / "commitments").glob("*.md")):
+            load_commitment(path)
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client (cookies kept between requests)."""
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/sign-in") -> str:
+    """The CSRF token a real browser would find in the form at `path`."""
+    page = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, f"no CSRF token in {path}"
+    return match.group(1) or match.group(2)
+
+
+def state(code: str) -> State:
+    """The state with this code."""
+    return db.session.scalars(select(State).where(State.code == code)).one()
+
+
+def commitments(*numbers: int) -> list[Commitment]:
+    """Commitments by number."""
+    return list(db.session.scalars(select(Commitment).where(Commitment.number.in_(numbers))))
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    """Create an approved account: make_user(role, state='FR', email=None, **kwargs)."""
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role | str, state_code: str | None = None, **kwargs: Any) -> User:
+        role = Role(role)
+        if role is Role.GOVERNMENT and state_code is None:
+            state_code = "FR"
+        email = kwargs.pop("email", f"{role.value}.{state_code or 'x'}.{next(counter)}@example.org")
+        user = create_user(
+            email,
+            name=kwargs.pop("name", f"{role.label} user"),
+            role=role,
+            password=kwargs.pop("password", PASSWORD),
+            state=state(state_code) if state_code else None,
+            **kwargs,
+        )
+        db.session.commit()
+        return user
+
+    return make
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    """Sign in through the real form, as a browser would."""
+    token = csrf_token(client)
+    return client.post(
+        "/auth/sign-in", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, make_user: Callable[..., User]) -> Callable[..., User]:
+    """Sign the client in as a new user: login_as('government', 'DE')."""
+
+    def login(role: Role | str, state_code: str | None = None, **kwargs: Any) -> User:
+        user = make_user(role, state_code, **kwargs)
+        response = sign_in(client, user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return login
+
+
+@pytest.fixture
+def make_document(app: Flask) -> Callable[..., Document]:
+    """Create a document through the service: make_document(type, visibility, status, ...)."""
+    counter = iter(range(1, 10_000))
+
+    def make(
+        doc_type: DocumentType | str = DocumentType.IMPLEMENTATION_NOTE,
+        visibility: Visibility | str = Visibility.PUBLIC,
+        status: DocumentStatus | str = DocumentStatus.PUBLISHED,
+        *,
+        state_code: str | None = "FR",
+        author: User | None = None,
+        title: str | None = None,
+        source: str = "Some **Markdown** text.",
+        commitment_numbers: tuple[int, ...] = (1,),
+    ) -> Document:
+        doc_type = DocumentType(doc_type)
+        document = create_document(
+            author or CONTENT_LOADER,
+            doc_type,
+            DocumentFields(
+                title=title or f"{doc_type.label} {next(counter)}",
+                source=source,
+                visibility=Visibility(visibility),
+                status=DocumentStatus(status),
+                state=state(state_code) if state_code else None,
+                commitments=commitments(*commitment_numbers),
+            ),
+        )
+        db.session.commit()
+        return document
+
+    return make
