@@ -101,6 +101,8 @@ def refuse_demo_accounts_in_production(app: Flask) -> None:
             return
         finally:
             db.session.remove()
+            # Close the pool's connection: WSGI servers may fork workers after create_app.
+            db.engine.dispose()
     if count:
         raise RuntimeError(
             f"{count} demo account(s) exist in this database; production refuses to start. "

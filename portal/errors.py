@@ -28,8 +28,20 @@ def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
     ), code
 
 
+def reject_nul_characters() -> ResponseReturnValue | None:
+    """Refuse NUL characters in any argument or form field: no text field may hold them.
+
+    PostgreSQL cannot store them, and no honest browser sends them.
+    """
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        return render_error(400, "The request contains a NUL character, which is not allowed.")
+    return None
+
+
 def init_app(app: Flask) -> None:
-    """Register the error handlers."""
+    """Register the error handlers and the NUL-character guard."""
+    app.before_request(reject_nul_characters)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> ResponseReturnValue:

@@ -183,6 +183,8 @@ def test_production_refuses_demo_accounts_and_creates_none(app, database_url, mo
     assert result.exit_code == 1 and "never created in production" in result.output
     page = production.test_client().get("/auth/sign-in").get_data(as_text=True)
     assert "demo accounts" not in page
+    with production.app_context():
+        db.engine.dispose()
 
 
 def test_production_needs_a_secret_key(tmp_path):

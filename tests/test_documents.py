@@ -278,3 +278,44 @@ def test_commitment_and_state_pages(client, make_document):
     assert "Kosovo" in client.get("/states/").get_data(as_text=True)
     home = client.get("/").get_data(as_text=True)
     assert "Korean risk note" in home and "Capacity building" in home
+
+
+def test_nul_characters_in_forms_and_arguments_get_a_400_not_a_500(client, login_as):
+    login_as("government", "FR")
+    token = csrf_token(client, NEW_NOTE)
+    response = client.post(NEW_NOTE, data=note_form(token, source="binary\x00junk"))
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    assert client.get("/documents/?state=F%00R").status_code == 400
+    assert sign_in_with_nul(client).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+def sign_in_with_nul(client: FlaskClient):
+    """A sign-in attempt whose email holds a NUL byte."""
+    token = csrf_token(client, "/auth/sign-in")
+    return client.post(
+        "/auth/sign-in", data={"email": "a\x00@b.org", "password": "x", "csrf_token": token}
+    )
+
+
+def test_oversized_upload_is_refused_with_413(client, login_as):
+    login_as("government", "FR")
+    token = csrf_token(client, NEW_NOTE)
+    response = client.post(NEW_NOTE, data=note_form(token, source="x" * (3 * 1024 * 1024)))
+    assert response.status_code == 413
+    assert "larger than the portal accepts" in response.get_data(as_text=True)
+
+
+def test_invalid_utf8_in_a_form_is_saved_readably_not_a_crash(client, login_as):
+    login_as("government", "FR")
+    token = csrf_token(client, NEW_NOTE)
+    fields = note_form(token, title="placeholder")
+    body = b"&".join(
+        f"{k}={v}".encode() for k, v in fields.items() if k not in ("title", "commitments")
+    )
+    body += b"&commitments=1&title=caf%E9%FF"
+    response = client.post(NEW_NOTE, data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 302
+    # Werkzeug keeps undecodable bytes visible rather than dropping them.
+    assert db.session.scalars(select(Document.title)).one().startswith("caf")

@@ -24,7 +24,7 @@ from portal.documents.services import (
 from portal.documents.writing import document_fields, prepare_form
 from portal.extensions import db
 from portal.markdown import render_markdown
-from portal.models import Document, DocumentType, Revision
+from portal.models import Document, DocumentType, Revision, State
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -57,7 +57,8 @@ def index() -> ResponseReturnValue:
         abort(400, description=filters.error)
     query: Select[tuple[Document]] = filtered_documents(current_user, filters)
     page = db.paginate(query, per_page=20, max_per_page=100, error_out=False)
-    return render_template("documents/index.html", page=page, filters=filters)
+    states = db.session.scalars(select(State).order_by(State.name)).all()
+    return render_template("documents/index.html", page=page, filters=filters, states=states)
 
 
 @bp.route("/new", methods=["GET", "POST"])
