@@ -319,3 +319,12 @@ def test_invalid_utf8_in_a_form_is_saved_readably_not_a_crash(client, login_as):
     assert response.status_code == 302
     # Werkzeug keeps undecodable bytes visible rather than dropping them.
     assert db.session.scalars(select(Document.title)).one().startswith("caf")
+
+
+def test_forged_version_field_is_a_400_not_a_500(client, login_as):
+    login_as("government", "FR")
+    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
+    slug = db.session.scalars(select(Document.slug)).one()
+    response = client.post(f"/documents/{slug}/edit", data=edit_form(client, slug, version="x1"))
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Revision)) == 1

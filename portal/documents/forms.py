@@ -14,7 +14,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 MAX_SOURCE_LENGTH = 200_000
@@ -50,7 +50,8 @@ class DocumentForm(FlaskForm):
         description="Markdown: # headings, **bold**, [links](https://…), tables, footnotes [^1].",
     )
     summary = StringField("Summary of this change", validators=[Optional(), Length(max=300)])
-    version = HiddenField()
+    # The document version the edit started from (optimistic locking).
+    version = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$")])
     preview = SubmitField("Preview")
     save = SubmitField("Save")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
@@ -61,6 +63,26 @@ def index() -> ResponseReturnValue:
     return render_template("documents/index.html", page=page, filters=filters, states=states)
 
 
+def submit_document_form(
+    form: DocumentForm, save: Callable[[], str]
+) -> tuple[str | None, ResponseReturnValue | None]:
+    """Preview or save a validated form: (preview HTML, None) or (None, redirect to the document).
+
+    `save` calls a service and returns the document's slug; a field error it raises is shown
+    on the form and nothing is committed.
+    """
+    if form.preview.data:
+        return render_markdown(form.source.data or ""), None
+    try:
+        slug = save()
+    except InvalidDocument as error:
+        db.session.rollback()
+        getattr(form, error.field).errors.append(str(error))
+        return None, None
+    db.session.commit()
+    return None, redirect(url_for(".show", slug=slug))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def create() -> ResponseReturnValue:
@@ -72,33 +94,27 @@ def create() -> ResponseReturnValue:
     form = DocumentForm()
     if not prepare_form(form, current_user, doc_type):
         abort(403)
+
+    def save() -> str:
+        fields = document_fields(form, doc_type)
+        document = create_document(
+            current_user, doc_type, fields, summary=form.summary.data or "Created"
+        )
+        flash(f"“{document.title}” was saved.", "success")
+        return document.slug
+
     preview_html = None
     if form.validate_on_submit():
-        if form.preview.data:
-            preview_html = render_markdown(form.source.data or "")
-        else:
-            try:
-                document = create_document(
-                    current_user,
-                    doc_type,
-                    document_fields(form, doc_type),
-                    summary=form.summary.data or "Created",
-                )
-            except InvalidDocument as error:
-                db.session.rollback()
-                getattr(form, error.field).errors.append(str(error))
-            else:
-                db.session.commit()
-                flash(f"“{document.title}” was saved.", "success")
-                return redirect(url_for(".show", slug=document.slug))
-    status = 400 if form.errors else 200
+        preview_html, done = submit_document_form(form, save)
+        if done is not None:
+            return done
     return render_template(
         "documents/edit.html",
         form=form,
         doc_type=doc_type,
         document=None,
         preview_html=preview_html,
-    ), status
+    ), 400 if form.errors else 200
 
 
 @bp.get("/<slug>")
@@ -120,30 +136,28 @@ def edit(slug: str) -> ResponseReturnValue:
     document = load_document(slug, Action.EDIT)
     form = DocumentForm()
     prepare_form(form, current_user, document.type, document)
-    preview_html, conflict, status = None, None, 200
+
+    def save() -> str:
+        revision = update_document(
+            current_user,
+            document,
+            document_fields(form, document.type),
+            base_version=int(form.version.data or 0),
+            summary=form.summary.data or "",
+        )
+        flash(f"Saved as revision {revision.number}." if revision else "Saved.", "success")
+        return document.slug
+
+    preview_html, conflict = None, None
     if form.validate_on_submit():
-        if form.preview.data:
-            preview_html = render_markdown(form.source.data or "")
+        try:
+            preview_html, done = submit_document_form(form, save)
+        except EditConflict as error:
+            conflict = document = error.document
         else:
-            try:
-                revision = update_document(
-                    current_user,
-                    document,
-                    document_fields(form, document.type),
-                    base_version=int(form.version.data or 0),
-                    summary=form.summary.data or "",
-                )
-            except EditConflict as error:
-                conflict, document, status = error.document, error.document, 409
-            except InvalidDocument as error:
-                db.session.rollback()
-                getattr(form, error.field).errors.append(str(error))
-            else:
-                db.session.commit()
-                flash(f"Saved as revision {revision.number}." if revision else "Saved.", "success")
-                return redirect(url_for(".show", slug=document.slug))
-    if form.errors and status == 200:
-        status = 400
+            if done is not None:
+                return done
+    status = 409 if conflict else 400 if form.errors else 200
     return render_template(
         "documents/edit.html",
         form=form,
