@@ -20,7 +20,15 @@ import yaml
 from sqlalchemy import select
 
 from portal.access import CONTENT_LOADER
-from portal.documents.services import DocumentFields, create_document, get_document, update_document
+from portal.documents.services import (
+    MAX_SLUG_LENGTH,
+    RESERVED_SLUGS,
+    DocumentFields,
+    InvalidDocument,
+    create_document,
+    get_document,
+    update_document,
+)
 from portal.extensions import db
 from portal.models import Commitment, DocumentStatus, DocumentType, State, Visibility
 from portal.models.documents import STATE_TYPES
@@ -142,12 +150,23 @@ def parse_document(path: Path, text: str) -> _DocumentSpec:
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ContentError("title is required")
+    if len(title) > 300:
+        raise ContentError("title is longer than 300 characters")
+    organisation = meta.get("organisation")
+    valid_organisation = isinstance(organisation, str) and len(organisation) <= 200
+    if organisation is not None and not valid_organisation:
+        raise ContentError("organisation must be a name of at most 200 characters")
     doc_type = _choice(meta, "type", DocumentType)
     visibility = _choice(meta, "visibility", Visibility)
     status = _choice(meta, "status", DocumentStatus, "published")
     slug = meta.get("slug", path.stem)
-    if not isinstance(slug, str) or not _SLUG.match(slug):
-        raise ContentError(f"slug {slug!r} must be lowercase letters, digits and hyphens")
+    if not isinstance(slug, str) or not _SLUG.match(slug) or len(slug) > MAX_SLUG_LENGTH:
+        raise ContentError(
+            f"slug {slug!r} must be lowercase letters, digits and hyphens "
+            f"(at most {MAX_SLUG_LENGTH})"
+        )
+    if slug in RESERVED_SLUGS:
+        raise ContentError(f"slug {slug!r} is reserved by the site; choose another")
     state = None
     if meta.get("state") is not None:
         state = db.session.scalar(select(State).where(State.code == str(meta["state"])))
@@ -173,7 +192,7 @@ def parse_document(path: Path, text: str) -> _DocumentSpec:
         visibility=visibility,
         status=status,
         state=state,
-        organisation=meta.get("organisation"),
+        organisation=organisation,
         commitments=commitments,
         published_on=published,
         lang=lang,
@@ -197,6 +216,11 @@ def load_document_file(path: Path, report: LoadReport, seen: dict[str, Path]) ->
                 CONTENT_LOADER, spec.type, spec.fields, slug=spec.slug, summary=summary
             )
             report.created.append(spec.slug)
+        elif document.content_checksum is None:
+            raise ContentError(
+                f"slug {spec.slug!r} belongs to a document written on the site; rename the file "
+                "or set another slug"
+            )
         elif document.content_checksum == checksum:
             report.unchanged.append(spec.slug)
             return
@@ -213,7 +237,7 @@ def load_document_file(path: Path, report: LoadReport, seen: dict[str, Path]) ->
             report.revised.append(spec.slug)
         document.content_checksum = checksum
         db.session.commit()
-    except ContentError as error:
+    except (ContentError, InvalidDocument) as error:
         db.session.rollback()
         report.errors.append((path, str(error)))
 

@@ -33,7 +33,7 @@ def reject_nul_characters() -> ResponseReturnValue | None:
 
     PostgreSQL cannot store them, and no honest browser sends them.
     """
-    values = [*request.args.values(), *request.form.values()]
+    values = [request.path, *request.args.values(), *request.form.values()]
     if any("\x00" in value for value in values):
         return render_error(400, "The request contains a NUL character, which is not allowed.")
     return None

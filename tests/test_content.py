@@ -151,3 +151,34 @@ def test_loading_the_content_folder_copy_then_editing_it(app, tmp_path):
     assert run_load(app, folder).exit_code == 0
     states = app.test_cli_runner().invoke(args=["states", "list"])
     assert "XK  Kosovo" in states.output and states.output.count("\n") == 25
+
+
+def test_loader_does_not_take_over_a_document_written_on_the_site(app, tmp_path, make_document):
+    site = make_document("review", title="Review of France", commitment_numbers=(1,))
+    write(tmp_path, f"{site.slug}.md", NOTE)
+    report = load_content(tmp_path)
+    assert "written on the site" in report.errors[0][1]
+    db.session.expire_all()
+    assert site.current_revision.number == 1 and site.title == "Review of France"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            NOTE.replace("type: implementation_note\nstate: FR", "type: review\nstate: FR").replace(
+                "commitments: [1, 4]\n", ""
+            ),
+            "at least one commitment",
+        ),
+        (NOTE.split("## Guidance")[0] + "   \n", "has no text"),
+        (NOTE.replace("state: FR", "state: FR\norganisation: [a, b]"), "organisation must be"),
+        (NOTE.replace("---\n## Guidance", "slug: new\n---\n## Guidance"), "reserved"),
+    ],
+)
+def test_files_invalid_for_their_type_are_skipped_and_the_rest_loads(app, tmp_path, text, reason):
+    bad = write(tmp_path, "a-bad.md", text)
+    write(tmp_path, "b-good.md", NOTE)
+    report = load_content(tmp_path)
+    assert report.errors == [(bad, report.errors[0][1])] and reason in report.errors[0][1]
+    assert report.created == ["b-good"]

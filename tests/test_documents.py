@@ -328,3 +328,83 @@ def test_forged_version_field_is_a_400_not_a_500(client, login_as):
     response = client.post(f"/documents/{slug}/edit", data=edit_form(client, slug, version="x1"))
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Revision)) == 1
+
+
+def test_resaving_after_a_conflict_succeeds_with_the_merged_text(client, login_as):
+    login_as("government", "FR")
+    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
+    document = db.session.scalars(select(Document)).one()
+    stale = edit_form(client, document.slug, source="My rewrite.")
+    update_document(
+        CONTENT_LOADER,
+        document,
+        DocumentFields(
+            title=document.title,
+            source="Colleague's version.",
+            visibility=document.visibility,
+            state=document.state,
+            status=document.status,
+        ),
+        base_version=document.version,
+    )
+    db.session.commit()
+    conflict = client.post(f"/documents/{document.slug}/edit", data=stale)
+    assert conflict.status_code == 409
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', conflict.get_data(True))
+    merged = {**stale, "version": version.group(1), "source": "Colleague's version. My rewrite."}
+    assert client.post(f"/documents/{document.slug}/edit", data=merged).status_code == 302
+    db.session.expire_all()
+    assert document.current_revision.source == "Colleague's version. My rewrite."
+    assert document.current_revision.number == 3
+
+
+def test_slugs_do_not_reveal_that_a_hidden_document_has_the_same_title(
+    client, login_as, make_document
+):
+    make_document(
+        "lesson_learned", "government", "draft", state_code="AU", title="Secret denial list"
+    )
+    login_as("industry")
+    url = "/documents/new?type=practice_note"
+    form = note_form(csrf_token(client, url), title="Secret denial list", state="")
+    first = client.post(url, data={**form, "visibility": "public"})
+    second = client.post(url, data={**form, "visibility": "public"})
+    slugs = [
+        first.headers["Location"].rsplit("/", 1)[1],
+        second.headers["Location"].rsplit("/", 1)[1],
+    ]
+    assert all(re.fullmatch(r"secret-denial-list-[a-z2-9]{6}", slug) for slug in slugs)
+    assert slugs[0] != slugs[1]
+
+
+def test_a_document_titled_new_is_reachable(client, login_as):
+    login_as("industry")
+    url = "/documents/new?type=practice_note"
+    form = note_form(csrf_token(client, url), title="New", state="", visibility="public")
+    location = client.post(url, data=form).headers["Location"]
+    assert client.get(location).status_code == 200
+    assert "<h1>New</h1>" in client.get(location).get_data(as_text=True)
+
+
+def test_editing_on_the_site_keeps_the_document_language(client, login_as, make_document):
+    document = make_document()
+    document.lang = "fr"
+    db.session.commit()
+    login_as("secretariat")
+    form = edit_form(client, document.slug, title=document.title, visibility="public")
+    assert client.post(f"/documents/{document.slug}/edit", data=form).status_code == 302
+    db.session.expire_all()
+    assert document.lang == "fr"
+
+
+def test_huge_or_odd_numbers_in_urls_are_not_errors(client, make_document):
+    document = make_document()
+    huge = 10**20
+    assert client.get(f"/documents/?page={huge}").status_code == 200
+    assert client.get(f"/states/FR?page={huge}").status_code == 200
+    assert client.get(f"/commitments/{huge}").status_code == 404
+    assert client.get(f"/documents/{document.slug}/revisions/{huge}").status_code == 404
+    assert client.get(f"/documents/{document.slug}/diff?a=1&b={huge}").status_code == 404
+    assert client.get("/documents/?commitment=%C2%B2").status_code == 400
+    assert client.get("/documents/%00").status_code == 400
+    assert client.get("/states/%00/").status_code in (400, 404)

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.access import visible_documents
-from portal.documents.listing import DocumentFilters, filtered_documents
+from portal.documents.listing import DocumentFilters, filtered_documents, paginate
 from portal.extensions import db
 from portal.models import Commitment, Document
 from portal.models.documents import document_commitments
@@ -34,9 +34,11 @@ def index() -> ResponseReturnValue:
 @bp.get("/<int:number>")
 def show(number: int) -> ResponseReturnValue:
     """A commitment's text and the documents on it."""
+    if not 1 <= number <= 6:
+        abort(404)
     commitment = db.session.scalar(select(Commitment).where(Commitment.number == number))
     if commitment is None:
         abort(404)
     query = filtered_documents(current_user, DocumentFilters(commitment=number))
-    page = db.paginate(query, per_page=20, max_per_page=100, error_out=False)
+    page = paginate(query)
     return render_template("commitments/show.html", commitment=commitment, page=page)

@@ -6,9 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import request
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, select
 
 from portal.access import visible_documents
+from portal.extensions import db
 from portal.models import Commitment, Document, DocumentType, State
 from portal.models.documents import document_commitments
 
@@ -35,7 +38,7 @@ class DocumentFilters:
             filters.state = args["state"].strip().upper()
         if args.get("commitment"):
             number = args["commitment"]
-            if not number.isdigit() or not 1 <= int(number) <= 6:
+            if number not in {"1", "2", "3", "4", "5", "6"}:
                 filters.error = "Commitments are numbered 1 to 6."
             else:
                 filters.commitment = int(number)
@@ -52,6 +55,16 @@ class DocumentFilters:
             )
             if v
         }
+
+
+PER_PAGE = 20
+MAX_PAGE = 10_000
+
+
+def paginate(query: Select[tuple[Document]]) -> Pagination:
+    """One page of `query`, from the `page` argument (clamped, so no number is an error)."""
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    return db.paginate(query, page=page, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
 
 
 def filtered_documents(

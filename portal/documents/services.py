@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ from portal.models import (
     Visibility,
 )
 from portal.models.documents import STATE_TYPES
+
+MAX_SLUG_LENGTH = 120
+# Path segments the documents blueprint uses itself; no document may take them.
+RESERVED_SLUGS = frozenset({"new"})
+_SUFFIX_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
 
 class EditConflict(Exception):
@@ -60,7 +66,7 @@ class DocumentFields:
     organisation: str | None = None
     commitments: Sequence[Commitment] = field(default_factory=list)
     published_on: dt.date | None = None
-    lang: str = "en"
+    lang: str | None = None  # None keeps the document's language (English for a new one)
 
 
 def slugify(text: str, max_length: int = 80) -> str:
@@ -71,17 +77,16 @@ def slugify(text: str, max_length: int = 80) -> str:
 
 
 def unique_slug(title: str) -> str:
-    """A slug from the title that no document uses yet."""
-    base = slugify(title)
-    taken = set(
-        db.session.scalars(
-            select(Document.slug).where((Document.slug == base) | Document.slug.like(f"{base}-%"))
-        )
-    )
-    candidate, number = base, 2
-    while candidate in taken:
-        candidate, number = f"{base}-{number}", number + 1
-    return candidate
+    """A slug from the title plus a random suffix, unused by any document.
+
+    The suffix is always there: numbering clashes ("-2") would tell an author that a
+    document they may not read already has this title.
+    """
+    base = slugify(title, max_length=MAX_SLUG_LENGTH - 7)
+    while True:
+        candidate = f"{base}-{''.join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(6))}"
+        if get_document(candidate) is None:
+            return candidate
 
 
 def _add_revision(
@@ -125,7 +130,8 @@ def _apply_fields(document: Document, fields: DocumentFields) -> None:
     document.state_id = fields.state.id if fields.state else None
     document.organisation = fields.organisation or None
     document.commitments = list(fields.commitments)
-    document.lang = fields.lang
+    if fields.lang is not None:
+        document.lang = fields.lang
     if fields.published_on is not None:
         document.published_on = fields.published_on
     _set_status(document, fields.status)
@@ -148,6 +154,7 @@ def create_document(
     """Create a document with its first revision, if the policy lets `user` author it."""
     validate_fields(doc_type, fields)
     document = Document(
+        lang="en",
         type=doc_type,
         slug=slug or unique_slug(fields.title),
         author_id=getattr(user, "id", None),
@@ -215,6 +222,7 @@ def _snapshot(document: Document) -> dict[str, Any]:
         "organisation": document.organisation,
         "commitments": [c.number for c in document.commitments],
         "published_on": document.published_on.isoformat() if document.published_on else None,
+        "lang": document.lang,
     }
 
 

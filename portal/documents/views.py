@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 from portal.access import Action, can
 from portal.documents.diff import line_diff
 from portal.documents.forms import ConfirmForm, DiffForm, DocumentForm
-from portal.documents.listing import DocumentFilters, filtered_documents
+from portal.documents.listing import DocumentFilters, filtered_documents, paginate
 from portal.documents.services import (
     EditConflict,
     InvalidDocument,
@@ -29,6 +29,7 @@ from portal.markdown import render_markdown
 from portal.models import Document, DocumentType, Revision, State
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
+MAX_REVISION_NUMBER = 2**31 - 1
 
 
 def load_document(slug: str, action: Action = Action.READ) -> Document:
@@ -43,6 +44,8 @@ def load_document(slug: str, action: Action = Action.READ) -> Document:
 
 def load_revision(document: Document, number: int) -> Revision:
     """A revision of a readable document, or 404."""
+    if not 1 <= number <= MAX_REVISION_NUMBER:
+        abort(404)
     revision = db.session.scalar(
         select(Revision).where(Revision.document_id == document.id, Revision.number == number)
     )
@@ -58,7 +61,7 @@ def index() -> ResponseReturnValue:
     if filters.error:
         abort(400, description=filters.error)
     query: Select[tuple[Document]] = filtered_documents(current_user, filters)
-    page = db.paginate(query, per_page=20, max_per_page=100, error_out=False)
+    page = paginate(query)
     states = db.session.scalars(select(State).order_by(State.name)).all()
     return render_template("documents/index.html", page=page, filters=filters, states=states)
 
@@ -154,6 +157,8 @@ def edit(slug: str) -> ResponseReturnValue:
             preview_html, done = submit_document_form(form, save)
         except EditConflict as error:
             conflict = document = error.document
+            # Saving again after merging is a deliberate choice against the current version.
+            form.version.data = str(document.version)
         else:
             if done is not None:
                 return done

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.access import visible_documents
-from portal.documents.listing import DocumentFilters, filtered_documents
+from portal.documents.listing import DocumentFilters, filtered_documents, paginate
 from portal.extensions import db
 from portal.models import Document, State
 
@@ -34,5 +34,5 @@ def show(code: str) -> ResponseReturnValue:
     """A state's profile and its documents."""
     state = db.first_or_404(select(State).where(State.code == code.upper()))
     query = filtered_documents(current_user, DocumentFilters(state=state.code))
-    page = db.paginate(query, per_page=20, max_per_page=100, error_out=False)
+    page = paginate(query)
     return render_template("states/show.html", state=state, page=page)
