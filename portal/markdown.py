@@ -8,12 +8,14 @@ bleach's Cleaner holds a stateful parser.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import partial
 
 import bleach
 import markdown as python_markdown
 from bleach.linkifier import LinkifyFilter
+from markdown.extensions.toc import slugify as toc_slugify
 
 ALLOWED_TAGS = frozenset(
     {
@@ -29,6 +31,17 @@ _CLASSES = {
     "a": {"headerlink", "footnote-ref", "footnote-backref"},
     "div": {"footnote"},
 }
+
+
+# Ids a document may carry: its headings' (always prefixed, so they never collide with the
+# page's own ids such as form fields) and its footnotes' (fn:1, fnref:1, fnref2:1).
+HEADING_ID_PREFIX = "doc-"
+_FOOTNOTE_ID = re.compile(r"^fn(ref\d*)?:\d+$")
+
+
+def _heading_slug(value: str, separator: str) -> str:
+    """Python-Markdown's slug under the document prefix: '## Scope' -> id 'doc-scope'."""
+    return HEADING_ID_PREFIX + toc_slugify(value, separator)
 
 
 def _allowed_class(tag: str, value: str) -> bool:
@@ -50,8 +63,10 @@ def _allow_attribute(tag: str, name: str, value: str) -> bool:
         "li": {"id"},
         "sup": {"id"},
     }
-    if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
-        return name == "id"
+    if name == "id":
+        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            return value.startswith(HEADING_ID_PREFIX)
+        return tag in {"li", "sup"} and bool(_FOOTNOTE_ID.match(value))
     return name in allowed.get(tag, set())
 
 
@@ -65,7 +80,11 @@ def _outward_rel(attrs: dict, new: bool = False) -> dict:
 
 _MARKDOWN_EXTENSIONS = ["tables", "footnotes", "fenced_code", "toc", "sane_lists"]
 _MARKDOWN_CONFIG = {
-    "toc": {"permalink": "\N{PILCROW SIGN}", "permalink_title": "Link to this section"},
+    "toc": {
+        "permalink": "\N{PILCROW SIGN}",
+        "permalink_title": "Link to this section",
+        "slugify": _heading_slug,
+    },
     "tables": {"use_align_attribute": True},
 }
 

@@ -62,7 +62,7 @@ def test_government_user_writes_previews_and_publishes_a_note(client, login_as):
     assert document.status is DocumentStatus.PUBLISHED and document.published_on is not None
     assert [c.number for c in document.commitments] == [1, 3]
     assert document.current_revision.number == 1
-    assert '<h2 id="scope">' in document.current_revision.html
+    assert '<h2 id="doc-scope">' in document.current_revision.html
 
     page = client.get(f"/documents/{document.slug}").get_data(as_text=True)
     assert "Catch-all controls for intrusion software" in page

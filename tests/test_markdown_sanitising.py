@@ -299,12 +299,12 @@ def test_checker_accepts_safe_html() -> None:
 
 
 def test_heading_gets_id_and_permalink() -> None:
-    """Headings get a slug id and a permalink anchor pointing at it."""
+    """Headings get a slug id under the document prefix and a permalink anchor."""
     html = render_markdown("# Export Controls Overview\n\n## Second part")
-    assert '<h1 id="export-controls-overview">' in html
-    assert '<a class="headerlink" href="#export-controls-overview"' in html
-    assert '<h2 id="second-part">' in html
-    assert '<a class="headerlink" href="#second-part"' in html
+    assert '<h1 id="doc-export-controls-overview">' in html
+    assert '<a class="headerlink" href="#doc-export-controls-overview"' in html
+    assert '<h2 id="doc-second-part">' in html
+    assert '<a class="headerlink" href="#doc-second-part"' in html
     assert_safe(html)
 
 
@@ -312,8 +312,8 @@ def test_heading_ids_are_stable() -> None:
     """The same heading gets the same id on every render."""
     source = "# Stable Heading\n\ntext\n\n# Stable Heading"
     first = render_markdown(source)
-    assert '<h1 id="stable-heading">' in first
-    assert '<h1 id="stable-heading_1">' in first
+    assert '<h1 id="doc-stable-heading">' in first
+    assert '<h1 id="doc-stable-heading_1">' in first
     assert render_markdown(source) == first
 
 
@@ -462,3 +462,17 @@ def test_concurrent_rendering_matches_sequential() -> None:
     assert len(results) == len(jobs)
     for index, html in results:
         assert html == expected[index], f"document {index} rendered differently under threads"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<h2 id="csrf_token">x</h2>',
+        '<h2 id="main-content">x</h2>',
+        '<li id="withdraw-reason">x</li>',
+        '<sup id="title">1</sup>',
+    ],
+)
+def test_authors_cannot_give_elements_the_pages_own_ids(source: str) -> None:
+    """An id from the author could shadow a form field or the skip-link target."""
+    assert "id=" not in render_markdown(source)
