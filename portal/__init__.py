@@ -27,7 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from portal import auth, cli, errors, templating
+    from portal import auth, cli, errors, search, templating
     from portal.commitments.views import bp as commitments_bp
     from portal.documents.views import bp as documents_bp
     from portal.home.views import bp as home_bp
@@ -36,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     for blueprint in (home_bp, documents_bp, commitments_bp, states_bp):
         app.register_blueprint(blueprint)
+    search.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     cli.init_app(app)

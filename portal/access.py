@@ -1,8 +1,9 @@
 """THE access policy: who may read and write what. Nothing else compares roles.
 
 Refusal by default: an action is allowed only where a rule below says so. The
-two tables are BRIEF.md's role table; `can` answers for one object and
-`visible_documents` gives the same answer as an SQL condition for lists.
+two tables are BRIEF.md's role table; `can` answers for one object,
+`visible_documents` gives the same answer as an SQL condition for lists and
+`search_filter` as a Whoosh query for search.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
+from whoosh import query as whoosh_query
 
 from portal.models import Document, DocumentStatus, DocumentType, Role, Visibility
 from portal.models.documents import STATE_TYPES
@@ -182,3 +184,30 @@ def _owned_documents(user: Any, role: Role | None) -> ColumnElement[bool]:
     if role is Role.GOVERNMENT and user.state_id is not None:
         return and_(Document.type.in_(sorted(STATE_TYPES)), Document.state_id == user.state_id)
     return false()
+
+
+def search_filter(user: Any) -> whoosh_query.Query:
+    """Whoosh condition selecting exactly the indexed documents `can(user, READ, d)` allows.
+
+    Applied inside the search (as its filter), so hits, counts, facets, snippets and
+    spelling suggestions never reflect anything else. Field names are the search schema's.
+    """
+    documents = whoosh_query.Term("kind", "document")
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        return documents
+    readable = whoosh_query.Or(
+        [whoosh_query.Term("visibility", v.value) for v in sorted(READABLE[role])]
+    )
+    published = whoosh_query.Term("status", DocumentStatus.PUBLISHED.value)
+    owned = _owned_in_search(user, role)
+    allowed = published if owned is None else whoosh_query.Or([published, owned])
+    return whoosh_query.And([documents, readable, allowed])
+
+
+def _owned_in_search(user: Any, role: Role | None) -> whoosh_query.Query | None:
+    if role in (Role.CIVIL_SOCIETY, Role.INDUSTRY):
+        return whoosh_query.Term("author", str(user.id))
+    if role is Role.GOVERNMENT and user.state is not None:
+        return whoosh_query.Term("owner_state", user.state.code.lower())
+    return None

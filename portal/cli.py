@@ -15,6 +15,7 @@ from portal.content import document_files, load_content
 from portal.demo import create_demo_accounts, demo_accounts
 from portal.extensions import db
 from portal.models import Role, State
+from portal.search import deferred_indexing, search_index
 
 users_cli = AppGroup("users", help="Manage accounts.")
 content_cli = AppGroup("content", help="Load the canonical content/ folder.")
@@ -75,12 +76,17 @@ def load_content_command(directory: Path | None) -> None:
     if not directory.is_dir():
         raise click.ClickException(f"{directory} is not a folder")
     files = document_files(directory)
-    with click.progressbar(
+    bar = click.progressbar(
         files,
         label=f"Loading {len(files)} documents",
         item_show_func=lambda p: p.name if p else None,
-    ) as bar:
+    )
+    # One index update at the end instead of one per file.
+    with bar, deferred_indexing():
         report = load_content(directory, bar)
+    applied = search_index().catch_up()
+    if applied:
+        click.echo(f"Search index: applied {applied} changes.")
     click.echo(
         f"States: {report.states}. Commitments: {report.commitments}. Documents: "
         f"{len(report.created)} created, {len(report.revised)} updated, "

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.access import AccessDenied
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Check what you sent and try again."),
@@ -28,12 +33,21 @@ def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
     ), code
 
 
-def reject_nul_characters() -> ResponseReturnValue | None:
-    """Refuse NUL characters in any argument or form field: no text field may hold them.
+def cleans_its_own_arguments(view: F) -> F:
+    """Mark a view that removes control characters from its query string itself."""
+    view.cleans_its_own_arguments = True  # type: ignore[attr-defined]
+    return view
 
-    PostgreSQL cannot store them, and no honest browser sends them.
+
+def reject_nul_characters() -> ResponseReturnValue | None:
+    """Refuse NUL characters in the path, arguments or form fields: no text may hold them.
+
+    PostgreSQL cannot store them, and no honest browser sends them. A view marked with
+    `cleans_its_own_arguments` (the search page) tidies its arguments and says so instead.
     """
-    values = [request.path, *request.args.values(), *request.form.values()]
+    view = current_app.view_functions.get(request.endpoint or "")
+    arguments = [] if getattr(view, "cleans_its_own_arguments", False) else request.args.values()
+    values = [request.path, *arguments, *request.form.values()]
     if any("\x00" in value for value in values):
         return render_error(400, "The request contains a NUL character, which is not allowed.")
     return None

@@ -93,6 +93,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "TESTING": True,
             "SERVER_NAME": "portal.test",
             "CONTENT_DIR": str(CONTENT_DIR),
+            "SEARCH_INDEX_DIR": str(tmp_path / "search-index"),
         }
     )
     app.test_client_class = IsolatedClient
@@ -106,6 +107,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         for path in sorted((CONTENT_DIR / "commitments").glob("*.md")):
             load_commitment(path)
         yield app
+        app.extensions["search"].close()
         db.session.remove()
         db.engine.dispose()
 

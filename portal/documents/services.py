@@ -27,6 +27,7 @@ from portal.models import (
     Visibility,
 )
 from portal.models.documents import STATE_TYPES
+from portal.search.changes import log_search_change
 
 MAX_SLUG_LENGTH = 120
 # Path segments the documents blueprint uses itself; no document may take them.
@@ -165,6 +166,7 @@ def create_document(
     _add_revision(document, user, document.title, fields.source, summary)
     db.session.flush()
     record_event(user, "document.create", document, slug=document.slug, status=document.status)
+    log_search_change(document.id)
     return document
 
 
@@ -210,6 +212,7 @@ def update_document(
             changes=changes,
             revision=revision.number if revision else None,
         )
+        log_search_change(document.id)
     return revision
 
 
@@ -234,6 +237,7 @@ def withdraw_document(user: Any, document: Document, reason: str = "") -> None:
     previous = document.status
     document.status = DocumentStatus.WITHDRAWN
     record_event(user, "document.withdraw", document, previous=str(previous), reason=reason)
+    log_search_change(document.id)
 
 
 def restore_document(user: Any, document: Document) -> None:
@@ -243,6 +247,7 @@ def restore_document(user: Any, document: Document) -> None:
         raise InvalidTransition("Only a withdrawn document can be restored.")
     _set_status(document, DocumentStatus.PUBLISHED)
     record_event(user, "document.restore", document)
+    log_search_change(document.id)
 
 
 def get_document(slug: str) -> Document | None:

@@ -43,6 +43,7 @@ from portal.models.documents import (  # noqa: E402
     Revision,
     Visibility,
 )
+from portal.models.search import SearchChange  # noqa: E402
 from portal.models.states import Commitment, State  # noqa: E402
 from portal.models.users import Role, User  # noqa: E402
 
@@ -55,6 +56,7 @@ __all__ = [
     "DocumentType",
     "Revision",
     "Role",
+    "SearchChange",
     "State",
     "User",
     "Visibility",

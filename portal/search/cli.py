@@ -1,0 +1,45 @@
+"""`flask search rebuild | status | catch-up`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from portal.search import search_index
+
+search_cli = AppGroup("search", help="The full-text search index.")
+
+
+@search_cli.command("rebuild")
+@click.option(
+    "--procs", default=min(os.cpu_count() or 1, 4), show_default=True, help="Indexing processes."
+)
+def rebuild_command(procs: int) -> None:
+    """Rebuild the index from the database, with a progress bar."""
+
+    def progress(documents: Iterable[Any], total: int) -> Iterator[Any]:
+        with click.progressbar(documents, length=total, label="Indexing documents") as bar:
+            yield from bar
+
+    count = search_index().rebuild(progress, procs=procs)
+    click.echo(f"Indexed {count} documents.")
+
+
+@search_cli.command("status")
+def status_command() -> None:
+    """Documents in the database and the index, and changes the index has not applied."""
+    status = search_index().status()
+    click.echo(f"Documents in the database: {status.documents_in_database}")
+    click.echo(f"Documents in the index:    {status.documents_in_index}")
+    click.echo(f"Changes not yet applied:   {status.changes_behind}")
+
+
+@search_cli.command("catch-up")
+def catch_up_command() -> None:
+    """Apply pending changes from the change log to this node's index."""
+    applied = search_index().catch_up()
+    click.echo(f"Applied {applied} changes.")

@@ -1,0 +1,243 @@
+"""The search index: opened once per process, kept in step with the change log.
+
+The database is the source of truth. The index stores, in the same commit as the
+entries it changes, the id of the last change-log row it applied (a `kind:meta`
+entry), so any process can tell how far behind it is and catch up; applying the
+same change twice is harmless.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+from whoosh import index as whoosh_index
+from whoosh.index import EmptyIndexError, Index, LockError
+from whoosh.searching import Searcher
+from whoosh.writing import CLEAR
+
+from portal.models import Document, Revision, SearchChange
+from portal.search.schema import META_ID, build_schema, index_fields, meta_fields
+
+log = logging.getLogger("portal.search")
+
+BATCH = 500
+# compound=False keeps segments as separate files that searchers memory-map: opening
+# one is then ~0.3 ms instead of copying the whole segment into memory.
+WRITER_ARGS = {"compound": False, "limitmb": 128}
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What `flask search status` prints."""
+
+    documents_in_database: int
+    documents_in_index: int
+    changes_behind: int
+
+
+def _load_documents(session: Session, ids: Iterable[int] | None = None) -> Iterator[Document]:
+    """Documents with everything index_fields reads, in batches."""
+    query = (
+        select(Document)
+        .options(
+            selectinload(Document.state),
+            selectinload(Document.author),
+            selectinload(Document.commitments),
+            selectinload(Document.current_revision).load_only(Revision.html),
+        )
+        .order_by(Document.id)
+        .execution_options(yield_per=BATCH)
+    )
+    if ids is not None:
+        query = query.where(Document.id.in_(list(ids)))
+    yield from session.scalars(query)
+
+
+class SearchIndex:
+    """One process's handle on the index directory."""
+
+    def __init__(self, directory: Path, session_factory: Callable[[], Session]) -> None:
+        self.directory = directory
+        self.session_factory = session_factory
+        self._index: Index | None = None
+        self._open_lock = threading.Lock()
+        self._local = threading.local()
+        self._searchers: set[Searcher] = set()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def index(self) -> Index:
+        """The open index, created or rebuilt from the database if missing or unreadable."""
+        if self._index is None:
+            with self._open_lock:
+                if self._index is None:
+                    self._index = self._open_or_rebuild()
+        return self._index
+
+    def _open_or_rebuild(self) -> Index:
+        # Several workers may start at once on a machine without an index: one builds it,
+        # the others wait on this lock and then open what it built.
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.directory.parent / f".{self.directory.name}.lock"
+        with open(lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                return self._open_or_build_locked()
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _open_or_build_locked(self) -> Index:
+        try:
+            ix = whoosh_index.open_dir(self.directory)
+            with ix.searcher() as searcher:
+                complete = searcher.document(id=META_ID) is not None
+            if not complete:
+                log.warning("search index at %s was never finished: rebuilding", self.directory)
+            elif set(ix.schema.names()) != set(build_schema().names()):
+                log.warning("search schema changed: rebuilding the index at %s", self.directory)
+            else:
+                return ix
+        except (EmptyIndexError, FileNotFoundError):
+            log.warning("no search index at %s: building it from the database", self.directory)
+        except Exception:
+            log.exception("search index at %s is unreadable: rebuilding it", self.directory)
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True)
+        ix = whoosh_index.create_in(self.directory, build_schema())
+        self._fill(ix)
+        return ix
+
+    def _fill(self, ix: Index, wrap: Callable | None = None, procs: int = 1) -> int:
+        """Replace the index's contents with every document, in one commit."""
+        with self.session_factory() as session:
+            # Read the watermark first: changes committed during the rebuild are re-applied.
+            watermark = session.scalar(select(func.max(SearchChange.id))) or 0
+            total = session.scalar(select(func.count()).select_from(Document)) or 0
+            args: dict = {**WRITER_ARGS, "timeout": 60.0}
+            if procs > 1:
+                args.update(procs=procs, multisegment=True)
+            writer = ix.writer(**args)
+            try:
+                documents = _load_documents(session)
+                for document in wrap(documents, total) if wrap else documents:
+                    writer.add_document(**index_fields(document))
+                writer.add_document(**meta_fields(watermark))
+                # CLEAR swaps the old segments for the new ones atomically: searchers keep
+                # the old contents until the commit, never an empty index.
+                writer.commit(mergetype=CLEAR)
+            except BaseException:
+                writer.cancel()
+                raise
+        return total
+
+    def rebuild(self, wrap: Callable | None = None, procs: int = 1) -> int:
+        """Rebuild the whole index from the database; `wrap(iterable, total)` shows progress."""
+        return self._fill(self.index(), wrap, procs)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def searcher(self) -> Searcher:
+        """This thread's searcher, reopened if the index changed since it was opened.
+
+        Searchers are opened once per thread and kept: with uncompounded segments that
+        are memory-mapped, reopening after a change costs well under a millisecond.
+        """
+        ix = self.index()
+        searcher: Searcher | None = getattr(self._local, "searcher", None)
+        if searcher is not None and searcher.reader().generation() != ix.latest_generation():
+            self._discard(searcher)
+            searcher = None
+        if searcher is None:
+            searcher = ix.searcher()
+            with self._open_lock:
+                self._searchers.add(searcher)
+            self._local.searcher = searcher
+        return searcher
+
+    def _discard(self, searcher: Searcher) -> None:
+        with self._open_lock:
+            self._searchers.discard(searcher)
+        searcher.close()
+
+    def close(self) -> None:
+        """Close every thread's searcher (at shutdown, or between tests)."""
+        with self._open_lock:
+            searchers, self._searchers = self._searchers, set()
+        for searcher in searchers:
+            searcher.close()
+        self._local = threading.local()
+
+    def last_applied(self, searcher: Searcher | None = None) -> int:
+        """The id of the last change-log row reflected in the index."""
+        meta = (searcher or self.searcher()).document(id=META_ID)
+        return int(meta["last_change"]) if meta else 0
+
+    # -- keeping in step -------------------------------------------------------------------
+
+    def is_behind(self) -> bool:
+        """True if the change log has rows the index has not applied."""
+        with self.session_factory() as session:
+            latest = session.scalar(select(func.max(SearchChange.id))) or 0
+        return latest > self.last_applied()
+
+    def catch_up(self, timeout: float = 10.0) -> int:
+        """Apply pending changes; returns how many log rows were applied.
+
+        Runs under the index's write lock and reads the log only once it holds it, so
+        concurrent callers apply changes in order and never overwrite newer entries with
+        older ones. If another process holds the lock past `timeout`, it is applying the
+        same log: return and let it finish.
+        """
+        applied = 0
+        while True:
+            try:
+                writer = self.index().writer(timeout=timeout, **WRITER_ARGS)
+            except LockError:
+                log.info("search index is locked by another process; it will apply the log")
+                return applied
+            try:
+                with writer.searcher() as searcher:
+                    last = self.last_applied(searcher)
+                with self.session_factory() as session:
+                    rows = session.execute(
+                        select(SearchChange.id, SearchChange.document_id)
+                        .where(SearchChange.id > last)
+                        .order_by(SearchChange.id)
+                        .limit(BATCH)
+                    ).all()
+                    if not rows:
+                        writer.cancel()
+                        return applied
+                    ids = {document_id for _, document_id in rows}
+                    found = set()
+                    for document in _load_documents(session, ids):
+                        writer.update_document(**index_fields(document))
+                        found.add(document.id)
+                    for missing in ids - found:
+                        writer.delete_by_term("id", str(missing))
+                writer.update_document(**meta_fields(rows[-1][0]))
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            applied += len(rows)
+
+    def status(self) -> IndexStatus:
+        """Documents in the database and in the index, and changes not yet applied."""
+        searcher = self.searcher()
+        last = self.last_applied(searcher)
+        with self.session_factory() as session:
+            in_database = session.scalar(select(func.count()).select_from(Document)) or 0
+            behind = session.scalar(
+                select(func.count()).select_from(SearchChange).where(SearchChange.id > last)
+            )
+        in_index = searcher.doc_count() - (1 if searcher.document(id=META_ID) else 0)
+        return IndexStatus(in_database, in_index, behind or 0)

@@ -1,0 +1,255 @@
+"""Running a search for a user: parsing, the access filter, facets, snippets, suggestions."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup, escape
+from whoosh import highlight, qparser, sorting
+from whoosh import query as wq
+from whoosh.searching import Searcher
+from whoosh.support.levenshtein import damerau_levenshtein
+
+from portal.access import readable_visibilities, search_filter
+from portal.models import Visibility
+from portal.search.schema import (
+    DEFAULT_LANGUAGE,
+    SPELLING_FIELDS,
+    body_field,
+    title_field,
+)
+
+MAX_QUERY_LENGTH = 500
+PAGE_SIZE = 10
+MAX_PAGE = 1000
+#: Facets shown beside the results, in order; `commitments` may hold several values.
+FACETS = ("type", "state", "commitments", "year")
+#: What people may type before a colon; `commitment` is an alias of `commitments`.
+USER_FIELDS = frozenset({"title", "body", "type", "state", "commitments", "year"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_WORD = re.compile(r"(?<![:\w])([^\W\d_]{3,})(?![:\w])")
+_OPERATORS = {"and", "or", "not", "andnot", "andmaybe", "to"}
+
+
+class QueryProblem(ValueError):
+    """A query that cannot be run as typed; the message says what to change."""
+
+
+@dataclass
+class SearchRequest:
+    """A search as asked for in the URL."""
+
+    text: str = ""
+    page: int = 1
+    sort: str = "relevance"
+    narrow: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> SearchRequest:
+        """Read q, page, sort and facet narrowing from request arguments, tidying as needed."""
+        request = cls()
+        text = _CONTROL.sub(" ", args.get("q", ""))
+        if len(text) != len(args.get("q", "")) or _CONTROL.search(args.get("q", "")):
+            request.notes.append("Control characters in your search were ignored.")
+        if len(text) > MAX_QUERY_LENGTH:
+            text = text[:MAX_QUERY_LENGTH]
+            request.notes.append(
+                f"Your search was longer than {MAX_QUERY_LENGTH} characters; "
+                "only the beginning was used."
+            )
+        request.text = unicodedata.normalize("NFC", text).strip()
+        page = args.get("page", "1")
+        request.page = min(max(int(page), 1), MAX_PAGE) if page.isascii() and page.isdigit() else 1
+        request.sort = "date" if args.get("sort") == "date" else "relevance"
+        for name in FACETS:
+            value = args.get(name, "").strip()
+            if value and len(value) <= 40 and not _CONTROL.search(value):
+                request.narrow[name] = value.lower()
+        return request
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to search for yet."""
+        return not self.text and not self.narrow
+
+
+@dataclass
+class SearchHit:
+    """One result as the page shows it."""
+
+    slug: str
+    title: str
+    type: str
+    state: str | None
+    published: Any
+    snippet: Markup
+    visibility: str
+    status: str
+
+
+@dataclass
+class SearchOutcome:
+    """Everything the search page shows."""
+
+    total: int = 0
+    hits: list[SearchHit] = field(default_factory=list)
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    pages: int = 0
+    suggestion: str | None = None
+    problem: str | None = None
+
+
+def _text_fields(searcher: Searcher) -> tuple[list[str], dict[str, float]]:
+    """Title and body fields of the languages present in the index, titles boosted."""
+    langs = {term.decode() for term in searcher.lexicon("lang")} | {DEFAULT_LANGUAGE}
+    fields, boosts = [], {}
+    for lang in sorted(langs):
+        fields += [title_field(lang), body_field(lang)]
+        boosts[title_field(lang)] = 3.0
+    return fields, boosts
+
+
+def parse(searcher: Searcher, text: str) -> wq.Query:
+    """Parse words, "phrases", OR, NOT/-, field:value; QueryProblem if nothing usable."""
+    fields, boosts = _text_fields(searcher)
+    parser = qparser.MultifieldParser(fields, searcher.schema, fieldboosts=boosts)
+    parser.remove_plugin_class(qparser.WildcardPlugin)
+    # + and - count only at the start of a word: "catch-all" is one term, "-draft" excludes.
+    parser.add_plugin(qparser.PlusMinusPlugin(r"(?<![^\s(])\+", r"(?<![^\s(])-"))
+    parser.add_plugin(qparser.FieldAliasPlugin({"commitments": ["commitment"]}))
+    try:
+        parsed = parser.parse(text)
+    except Exception as error:  # Whoosh raises several kinds on odd input
+        raise QueryProblem(
+            "That search could not be understood. Check quotes and brackets, or search for "
+            "plain words."
+        ) from error
+    allowed = USER_FIELDS | set(fields)
+    for leaf in parsed.leaves():
+        name = getattr(leaf, "fieldname", None)
+        if name is not None and name not in allowed:
+            raise QueryProblem(
+                f"“{name}:” is not a field you can search. Use type:, state:, commitment:, "
+                "year: or title:."
+            )
+    if parsed is wq.NullQuery or not list(parsed.leaves()):
+        raise QueryProblem("Your search has no words to look for. Type one or more words.")
+    return parsed
+
+
+def _narrowed(query: wq.Query | None, narrow: Mapping[str, str]) -> wq.Query:
+    parts = [wq.Term(name, value) for name, value in narrow.items()]
+    if query is not None:
+        parts.insert(0, query)
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def _snippet(hit: Any) -> Markup:
+    lang = hit.get("lang", DEFAULT_LANGUAGE)
+    highlighted = hit.highlights(body_field(lang), top=2)
+    if highlighted:
+        # Whoosh's HtmlFormatter escapes the text and adds only <mark> tags.
+        return Markup(highlighted)
+    body = hit.get(body_field(lang), "")
+    return escape(body[:240] + ("…" if len(body) > 240 else ""))
+
+
+def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutcome:
+    """Run `request` for `user`; everything returned comes from documents they may read."""
+    outcome = SearchOutcome()
+    if request.is_empty:
+        return outcome
+    try:
+        parsed = parse(searcher, request.text) if request.text else None
+    except QueryProblem as problem:
+        outcome.problem = str(problem)
+        return outcome
+    access = search_filter(user)
+    facets = sorting.Facets()
+    for name in FACETS:
+        facets.add_field(name, allow_overlap=name == "commitments")
+    results = searcher.search(
+        _narrowed(parsed, request.narrow),
+        filter=access,
+        limit=request.page * PAGE_SIZE,
+        groupedby=facets,
+        maptype=sorting.Count,
+        sortedby=("published" if request.sort == "date" else None),
+        reverse=request.sort == "date",
+    )
+    results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
+    results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+    outcome.total = len(results)
+    outcome.pages = math.ceil(outcome.total / PAGE_SIZE)
+    start = (request.page - 1) * PAGE_SIZE
+    for hit in results[start : start + PAGE_SIZE]:
+        outcome.hits.append(
+            SearchHit(
+                slug=hit["slug"],
+                title=hit["heading"],
+                type=hit["type"],
+                state=hit.get("state"),
+                published=hit.get("published") if hit.get("year") else None,
+                snippet=_snippet(hit),
+                visibility=hit["visibility"],
+                status=hit["status"],
+            )
+        )
+    for name in FACETS:
+        counts = results.groups(name)
+        outcome.facets[name] = sorted(
+            ((str(key), count) for key, count in counts.items() if key not in (None, "")),
+            key=lambda item: (-item[1], item[0]),
+        )
+    if request.text:
+        outcome.suggestion = suggest(searcher, user, request.text, access)
+    return outcome
+
+
+def _spelling_fields(user: Any) -> list[str]:
+    return [SPELLING_FIELDS[v] for v in Visibility if v in readable_visibilities(user)]
+
+
+def suggest(searcher: Searcher, user: Any, text: str, access: wq.Query) -> str | None:
+    """A corrected search from the words of documents `user` may read, or None.
+
+    Candidates come only from the spelling fields of visibilities the user may read.
+    Whoosh's correctors read a field's whole vocabulary (and keep words of deleted
+    entries until segments merge), so every candidate is also confirmed by a search
+    with the access filter before it is offered.
+    """
+    fields = _spelling_fields(user)
+    correctors = [searcher.reader().corrector(name) for name in fields]
+    corrected, changed = text, False
+    for match in _WORD.finditer(text):
+        word = match.group(1).lower()
+        if word in _OPERATORS or _readable(searcher, fields, word, access):
+            continue
+        candidates = {c for corrector in correctors for c in corrector.suggest(word, limit=5)}
+        ranked = sorted(
+            candidates,
+            key=lambda c: (
+                damerau_levenshtein(word, c),
+                -sum(searcher.doc_frequency(name, c) for name in fields),
+                c,
+            ),
+        )
+        for candidate in ranked:
+            if _readable(searcher, fields, candidate, access):
+                pattern = rf"(?<![\w:]){re.escape(match.group(1))}(?![\w:])"
+                corrected = re.sub(pattern, candidate, corrected, count=1)
+                changed = True
+                break
+    return corrected if changed else None
+
+
+def _readable(searcher: Searcher, fields: list[str], word: str, access: wq.Query) -> bool:
+    """Does `word` occur in a published document the user may read?"""
+    query = wq.Or([wq.Term(name, word) for name in fields])
+    return not searcher.search(query, filter=access, limit=1).is_empty()

@@ -1,0 +1,153 @@
+"""The Whoosh schema and how a document becomes an index entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from html.parser import HTMLParser
+from typing import Any
+
+from whoosh.analysis import (
+    IDAnalyzer,
+    LanguageAnalyzer,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemmingAnalyzer,
+)
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+
+from portal.models import Document, DocumentStatus, Visibility
+from portal.models.documents import STATE_TYPES
+
+DEFAULT_LANGUAGE = "en"
+# Whoosh's languages with a stemmer; a document in any other language is indexed as English.
+LANGUAGES = (
+    "en",
+    "ar",
+    "da",
+    "de",
+    "es",
+    "fi",
+    "fr",
+    "hu",
+    "it",
+    "nl",
+    "no",
+    "pt",
+    "ro",
+    "ru",
+    "sv",
+)
+META_ID = "__meta__"
+#: Unstemmed words of published documents, one field per visibility, for "did you mean".
+SPELLING_FIELDS = {v: f"spell_{v.value}" for v in Visibility}
+
+
+def title_field(lang: str) -> str:
+    """The title field analysed for `lang`."""
+    return "title" if lang == DEFAULT_LANGUAGE else f"title_{lang}"
+
+
+def body_field(lang: str) -> str:
+    """The body field analysed for `lang` (stored: snippets come from it)."""
+    return "body" if lang == DEFAULT_LANGUAGE else f"body_{lang}"
+
+
+def build_schema() -> Schema:
+    """Filterable, facetable and sortable fields plus per-language text fields."""
+    lower_id = IDAnalyzer(lowercase=True)
+    schema = Schema(
+        id=ID(unique=True, stored=True),
+        kind=ID,
+        slug=ID(stored=True),
+        heading=STORED,
+        lang=ID(stored=True),
+        type=ID(stored=True, sortable=True),
+        state=ID(stored=True, sortable=True, analyzer=lower_id),
+        owner_state=ID(analyzer=lower_id),
+        author=ID,
+        author_role=ID(stored=True),
+        commitments=KEYWORD(stored=True),
+        visibility=ID(stored=True),
+        status=ID(stored=True),
+        published=DATETIME(stored=True, sortable=True),
+        year=ID(stored=True, sortable=True),
+        last_change=STORED,
+    )
+    for lang in LANGUAGES:
+        analyzer = StemmingAnalyzer() if lang == DEFAULT_LANGUAGE else LanguageAnalyzer(lang)
+        schema.add(title_field(lang), TEXT(analyzer=analyzer))
+        schema.add(body_field(lang), TEXT(analyzer=analyzer, stored=True))
+    for name in SPELLING_FIELDS.values():
+        schema.add(name, TEXT(analyzer=RegexTokenizer() | LowercaseFilter(), phrase=False))
+    return schema
+
+
+class _TextExtractor(HTMLParser):
+    """Visible text of sanitised HTML, without the permalink pilcrows."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a" and ("class", "headerlink") in attrs:
+            self._skip += 1
+        elif tag in {"p", "li", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "td"}:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text for indexing: Markdown syntax is gone, words and punctuation stay."""
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    text = html.unescape("".join(extractor.parts))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def index_fields(document: Document) -> dict[str, Any]:
+    """The index entry for a document's current revision."""
+    lang = document.lang if document.lang in LANGUAGES else DEFAULT_LANGUAGE
+    revision = document.current_revision
+    body = html_to_text(revision.html) if revision else ""
+    published = document.published_on
+    fields: dict[str, Any] = {
+        "id": str(document.id),
+        "kind": "document",
+        "slug": document.slug,
+        "heading": document.title,
+        "lang": lang,
+        "type": document.type.value,
+        "state": document.state.code.lower() if document.state else "",
+        "owner_state": (
+            document.state.code.lower() if document.state and document.type in STATE_TYPES else ""
+        ),
+        "author": str(document.author_id or ""),
+        "author_role": document.author.role.value if document.author else "secretariat",
+        "commitments": " ".join(str(c.number) for c in document.commitments),
+        "visibility": document.visibility.value,
+        "status": document.status.value,
+        "published": dt.datetime.combine(published or dt.date(1970, 1, 1), dt.time()),
+        "year": str(published.year) if published else "",
+        title_field(lang): document.title,
+        body_field(lang): body,
+    }
+    if document.status is DocumentStatus.PUBLISHED:
+        fields[SPELLING_FIELDS[document.visibility]] = f"{document.title}\n{body}"
+    # Whoosh would index an empty string as a term of its own.
+    return {name: value for name, value in fields.items() if value != ""}
+
+
+def meta_fields(last_change: int) -> dict[str, Any]:
+    """The index's own record of the last change-log id it applied."""
+    return {"id": META_ID, "kind": "meta", "last_change": last_change}

@@ -1,0 +1,509 @@
+"""Search: never leaks, stays in step with the database, survives bad queries."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.access import CONTENT_LOADER
+from portal.documents.services import (
+    DocumentFields,
+    update_document,
+    withdraw_document,
+)
+from portal.extensions import db
+from portal.models import Document, DocumentStatus, SearchChange, Visibility
+from portal.search import search_index
+from portal.search.index import SearchIndex
+from portal.search.schema import META_ID
+
+VISIBILITIES = ("public", "participants", "government")
+STATUSES = ("published", "draft", "withdrawn")
+
+# Which of the nine French implementation notes (visibility, status) each reader finds.
+EXPECTED = {
+    "visitor": {("public", "published")},
+    "civil_society": {("public", "published"), ("participants", "published")},
+    "industry": {("public", "published"), ("participants", "published")},
+    "government_fr": {(v, s) for v in VISIBILITIES for s in STATUSES},
+    "government_de": {(v, "published") for v in VISIBILITIES},
+    "secretariat": {(v, s) for v in VISIBILITIES for s in STATUSES},
+}
+
+
+def results(client, query: str, **args: str) -> tuple[int, str]:
+    """The result count and the page for a search."""
+    response = client.get("/search", query_string={"q": query, **args})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    match = re.search(r'id="results-heading">(\d+) result', page)
+    return (int(match.group(1)) if match else -1), page
+
+
+def facet_count(page: str, facet: str, value: str) -> int | None:
+    """The count shown beside one facet value, or None if the value is not offered."""
+    block = re.search(rf'data-facet="{facet}">(.*?)</ul>', page, re.S)
+    if not block:
+        return None
+    match = re.search(
+        rf"{facet}={re.escape(value)}[^>]*>[^<]*</a> <span class=\"count\">\((\d+)\)",
+        block.group(1),
+    )
+    return int(match.group(1)) if match else None
+
+
+@pytest.fixture
+def other_process_index(app):
+    """A second handle on the index directory, as another process would have."""
+    handles: list[SearchIndex] = []
+
+    def make() -> SearchIndex:
+        handle = SearchIndex(Path(app.config["SEARCH_INDEX_DIR"]), lambda: Session(db.engine))
+        handles.append(handle)
+        return handle
+
+    yield make
+    for handle in handles:
+        handle.close()
+
+
+def sign_in_reader(reader: str, login_as) -> None:
+    """Sign the client in as the named reader (visitors stay signed out)."""
+    if reader == "visitor":
+        return
+    if reader.startswith("government_"):
+        login_as("government", reader.split("_")[1].upper())
+    else:
+        login_as(reader)
+
+
+@pytest.mark.parametrize("reader", sorted(EXPECTED))
+def test_search_shows_each_reader_only_what_they_may_read(reader, client, login_as, make_document):
+    for visibility in VISIBILITIES:
+        for status in STATUSES:
+            make_document(
+                visibility=visibility,
+                status=status,
+                title=f"Quokka note {visibility} {status}",
+                source=f"The quokka procedure, {visibility} {status} edition: wombatword.",
+                commitment_numbers=(2,),
+            )
+    sign_in_reader(reader, login_as)
+    expected = EXPECTED[reader]
+
+    total, page = results(client, "quokka")
+    assert total == len(expected)
+    for visibility in VISIBILITIES:
+        for status in STATUSES:
+            title = f"Quokka note {visibility} {status}"
+            assert (title in page) == ((visibility, status) in expected), title
+            snippet = f"{visibility} {status} edition"
+            assert (snippet in page) == ((visibility, status) in expected), snippet
+    assert facet_count(page, "type", "implementation_note") == len(expected)
+    assert facet_count(page, "state", "fr") == len(expected)
+    assert facet_count(page, "commitments", "2") == len(expected)
+    published = {pair for pair in expected if pair[1] == "published"}
+    years = re.findall(r'year=(\d{4})[^>]*>[^<]*</a> <span class="count">\((\d+)\)', page)
+    assert sum(int(count) for _, count in years) == len(published)
+    # A word shared by every note: the count is the same however the reader asks.
+    assert results(client, "wombatword")[0] == len(expected)
+    assert results(client, "", type="implementation_note")[0] == len(expected)
+
+
+def test_own_draft_review_is_found_by_its_author_only(client, login_as, make_user, make_document):
+    author = make_user("civil_society")
+    make_document("review", "public", "draft", author=author, title="Pangolin review draft")
+    login_as("civil_society")
+    assert results(client, "pangolin")[0] == 0
+    other = client.application.test_client()
+    from tests.conftest import sign_in
+
+    sign_in(other, author.email)
+    assert results(other, "pangolin")[0] == 1
+
+
+@pytest.mark.parametrize("reader", sorted(EXPECTED))
+def test_did_you_mean_never_offers_a_word_the_reader_may_not_read(
+    reader, client, login_as, make_document
+):
+    make_document(visibility="public", title="Open licensing note", source="Licensing is open.")
+    make_document(visibility="government", title="Confidential", source="The xylophonically word.")
+    make_document(visibility="participants", title="Members", source="The marmaladish word.")
+    make_document(
+        visibility="public", status="draft", title="Draft", source="The zanzibarish word."
+    )
+    sign_in_reader(reader, login_as)
+    readable_words = {
+        "xylophonically": {"government_fr", "government_de", "secretariat"},
+        "marmaladish": set(EXPECTED) - {"visitor"},
+    }
+    for word, readers in readable_words.items():
+        _, page = results(client, word[:-1] + "x")  # one letter wrong
+        assert (word in page) == (reader in readers), (word, reader)
+    # Draft words are never suggested, even to those who may read the draft.
+    _, page = results(client, "zanzibarisx")
+    assert "zanzibarish" not in page
+    _, page = results(client, "licensin")
+    assert "Did you mean" in page and "licensing" in page
+
+
+def test_suggestions_forget_words_of_a_document_made_less_visible(client, make_document):
+    document = make_document(
+        visibility="public", title="Formerly open", source="The gazpachoid text."
+    )
+    assert "gazpachoid" in results(client, "gazpachoix")[1]
+    update_document(
+        CONTENT_LOADER,
+        document,
+        DocumentFields(
+            title=document.title,
+            source="The gazpachoid text.",
+            visibility=Visibility.GOVERNMENT,
+            status=DocumentStatus.PUBLISHED,
+            state=document.state,
+        ),
+        base_version=document.version,
+    )
+    db.session.commit()
+    _, page = results(client, "gazpachoix")
+    assert "gazpachoid" not in page
+    assert results(client, "gazpachoid")[0] == 0
+
+
+def test_published_document_is_searchable_as_soon_as_the_save_returns(client, login_as):
+    from tests.conftest import csrf_token
+    from tests.test_documents import NEW_NOTE, note_form
+
+    login_as("government", "FR")
+    form = note_form(csrf_token(client, NEW_NOTE), title="Armadillo licensing", visibility="public")
+    assert client.post(NEW_NOTE, data=form).status_code == 302
+    assert not search_index().is_behind()
+    assert results(client.application.test_client(), "armadillo")[0] == 1
+
+
+def test_edit_withdraw_and_visibility_change_reach_the_index(client, make_document):
+    document = make_document(title="Narwhal guidance", source="First text about narwhals.")
+    visitor = client
+    assert results(visitor, "narwhal")[0] == 1
+    update_document(
+        CONTENT_LOADER,
+        document,
+        DocumentFields(
+            title="Beluga guidance",
+            source="Second text about belugas.",
+            visibility=Visibility.PUBLIC,
+            status=DocumentStatus.PUBLISHED,
+            state=document.state,
+        ),
+        base_version=document.version,
+    )
+    db.session.commit()
+    assert results(visitor, "narwhal")[0] == 0
+    assert results(visitor, "beluga")[0] == 1
+    withdraw_document(CONTENT_LOADER, document)
+    db.session.commit()
+    assert results(visitor, "beluga")[0] == 0
+
+
+def test_index_heals_when_a_commit_was_not_applied(app, client, make_document, other_process_index):
+    results(client, "anything")  # builds the index
+    app.config["SEARCH_APPLY_ON_COMMIT"] = False
+    make_document(title="Capybara note", source="Capybara text.")
+    assert search_index().is_behind()
+    # Another process (a fresh handle on the same directory) sees the gap too.
+    other = other_process_index()
+    assert other.status().changes_behind == 1
+    assert results(client, "capybara")[0] == 1  # the search page catches up first
+    assert not other.is_behind()
+
+
+def test_crash_during_indexing_after_commit_heals(app, client, make_document, monkeypatch, caplog):
+    results(client, "anything")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(SearchIndex, "catch_up", crash)
+    with caplog.at_level(logging.ERROR, logger="portal.search"):
+        make_document(title="Okapi note", source="Okapi text.")
+    assert "stay in the log" in caplog.text
+    assert db.session.scalar(select(func.count()).select_from(Document)) == 1
+    monkeypatch.undo()
+    assert results(client, "okapi")[0] == 1
+
+
+def test_two_processes_publishing_at_once_lose_nothing(
+    app, database_url, tmp_path, other_process_index
+):
+    results(app.test_client(), "anything")
+    script = tmp_path / "publish.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import sys
+        from portal import create_app
+        from portal.access import CONTENT_LOADER
+        from portal.documents.services import DocumentFields, create_document
+        from portal.extensions import db
+        from portal.models import DocumentStatus, DocumentType, Visibility
+
+        app = create_app({{"SQLALCHEMY_DATABASE_URI": {database_url!r},
+                          "SEARCH_INDEX_DIR": {app.config["SEARCH_INDEX_DIR"]!r}}})
+        with app.app_context():
+            for i in range(8):
+                fields = DocumentFields(title=f"Process {{sys.argv[1]}} page {{i}}",
+                                        source="Concurrent publishing text.",
+                                        visibility=Visibility.PUBLIC,
+                                        status=DocumentStatus.PUBLISHED)
+                create_document(CONTENT_LOADER, DocumentType.PAGE, fields)
+                db.session.commit()
+            db.engine.dispose()
+    """)
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), name], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for name in ("a", "b")
+    ]
+    for worker in workers:
+        _, errors = worker.communicate(timeout=120)
+        assert worker.returncode == 0, errors
+    status = other_process_index().status()
+    assert status.documents_in_database == status.documents_in_index == 16
+    assert status.changes_behind == 0
+    assert results(app.test_client(), "concurrent")[0] == 16
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"unbalanced quote',
+        "OR",
+        "AND OR NOT",
+        "x" * 10_000,
+        "licensing\x00\x01\x1b[31m",
+        "(((",
+        ")",
+        "title:",
+        ":",
+        "state:",
+        "year:[2023 TO",
+        "visibility:government",
+        "author:1",
+        "*",
+        "lic*",
+        "-",
+        "+",
+        "~2",
+        "^3",
+        "café ünïcödé 日本語",
+        "<script>alert(1)</script>",
+        "%",
+        "\\",
+    ],
+)
+def test_malformed_queries_get_a_message_and_a_200(client, make_document, query):
+    make_document(title="Licensing note", source="Licensing text.")
+    response = client.get("/search", query_string={"q": query})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+
+
+def test_long_and_control_character_queries_say_what_happened(client):
+    page = client.get("/search", query_string={"q": "a" * 10_000}).get_data(as_text=True)
+    assert "longer than 500 characters" in page
+    page = client.get("/search", query_string={"q": "lic\x01ensing"}).get_data(as_text=True)
+    assert "Control characters" in page
+    page = client.get("/search", query_string={"q": "OR"}).get_data(as_text=True)
+    assert "no words to look for" in page
+    page = client.get("/search", query_string={"q": "visibility:public"}).get_data(as_text=True)
+    assert "is not a field you can search" in page
+
+
+def test_query_syntax(client, make_document):
+    make_document(
+        title="Catch-all clause",
+        source="A catch-all clause for cyber items.",
+        state_code="DE",
+        commitment_numbers=(1,),
+    )
+    make_document(
+        title="End-use checks",
+        source="Checks of the end use of cyber items.",
+        state_code="FR",
+        commitment_numbers=(3,),
+    )
+    assert results(client, "cyber")[0] == 2
+    assert results(client, '"catch-all clause"')[0] == 1
+    assert results(client, '"clause catch-all"')[0] == 0
+    assert results(client, "catch OR checks")[0] == 2
+    assert results(client, "cyber NOT catch")[0] == 1
+    assert results(client, "cyber -catch")[0] == 1
+    assert results(client, "cyber state:de")[0] == 1
+    assert results(client, "cyber state:DE")[0] == 1
+    assert results(client, "commitment:3")[0] == 1
+    assert results(client, f"year:{__import__('datetime').date.today().year}")[0] == 2
+    assert results(client, "type:implementation_note cyber")[0] == 2
+    assert results(client, "title:checks")[0] == 1
+
+
+def test_stemming_highlighting_and_escaped_snippets(client, make_document):
+    make_document(
+        title="Licences", source="We licensed exporters.\n\n`<script>alert(1)</script>` here."
+    )
+    total, page = results(client, "licensing")
+    assert total == 1
+    assert re.search(r"<mark[^>]*>licensed</mark>", page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    _, page = results(client, "script")
+    assert "<mark class=\"match term0\">script</mark>" in page and "<script>alert" not in page
+
+
+def test_documents_in_other_languages_use_their_stemmer(client, make_document):
+    document = make_document(
+        title="Contrôle des exportations", source="Les exportations sont contrôlées."
+    )
+    document.lang = "fr"
+    update_document(
+        CONTENT_LOADER,
+        document,
+        DocumentFields(
+            title=document.title,
+            source=document.current_revision.source,
+            visibility=Visibility.PUBLIC,
+            status=DocumentStatus.PUBLISHED,
+            state=document.state,
+            lang="fr",
+        ),
+        base_version=document.version,
+    )
+    db.session.commit()
+    assert results(client, "exportation")[0] == 1
+    assert results(client, "contrôlée")[0] == 1
+
+
+def test_facet_links_narrow_and_sorting_and_pages(client, make_document):
+    import datetime as dt
+
+    for number in range(23):
+        document = make_document(
+            title=f"Otter note {number}",
+            source="Otter text.",
+            state_code="DE" if number % 2 else "FR",
+        )
+        document.published_on = dt.date(2024, 1, 1) + dt.timedelta(days=number)
+        db.session.commit()
+    for document in db.session.scalars(select(Document)):
+        update_document(
+            CONTENT_LOADER,
+            document,
+            DocumentFields(
+                title=document.title,
+                source="Otter text, revised.",
+                visibility=Visibility.PUBLIC,
+                status=DocumentStatus.PUBLISHED,
+                state=document.state,
+            ),
+            base_version=document.version,
+        )
+    db.session.commit()
+    total, page = results(client, "otter")
+    assert total == 23 and facet_count(page, "state", "de") == 11
+    assert "Page 1 of 3" in page
+    narrowed, page = results(client, "otter", state="de")
+    assert narrowed == 11 and "Otter note 1<" in page and "Otter note 2<" not in page
+    _, page = results(client, "otter", sort="date")
+    assert page.index("Otter note 22<") < page.index("Otter note 21<")
+    _, third = results(client, "otter", page="3")
+    assert len(re.findall(r"Otter note \d+<", third)) == 3
+    assert results(client, "otter", page="99999999999999999999")[0] == 23
+
+
+def test_rebuild_equals_incremental_index(app, client, make_document, make_user):
+    author = make_user("industry")
+    documents = [
+        make_document(visibility=v, status=s, title=f"Lemur {v} {s}", source=f"Lemur text {v} {s}.")
+        for v in VISIBILITIES
+        for s in ("published", "draft")
+    ]
+    make_document(
+        "practice_note", "participants", author=author, state_code=None, title="Lemur practice"
+    )
+    withdraw_document(CONTENT_LOADER, documents[0])
+    update_document(
+        CONTENT_LOADER,
+        documents[1],
+        DocumentFields(
+            title="Lemur renamed",
+            source="Changed lemur text.",
+            visibility=Visibility.PUBLIC,
+            status=DocumentStatus.PUBLISHED,
+            state=documents[1].state,
+        ),
+        base_version=documents[1].version,
+    )
+    db.session.commit()
+
+    def snapshot() -> list[dict]:
+        searcher = search_index().searcher()
+        entries = [dict(fields) for fields in searcher.all_stored_fields()]
+        return sorted(entries, key=lambda entry: entry["id"])
+
+    incremental = snapshot()
+    assert app.test_cli_runner().invoke(args=["search", "rebuild", "--procs", "1"]).exit_code == 0
+    assert snapshot() == incremental
+    assert len([e for e in incremental if e["id"] != META_ID]) == 7
+
+
+# Whoosh leaves the file handle of a TOC it refuses as corrupt for the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_deleted_or_corrupt_index_is_rebuilt_with_a_log_line(
+    app, client, make_document, caplog, other_process_index
+):
+    make_document(title="Wallaby note", source="Wallaby text.")
+    directory = Path(app.config["SEARCH_INDEX_DIR"])
+    assert results(client, "wallaby")[0] == 1
+    for damage in ("delete", "corrupt"):
+        if damage == "delete":
+            for path in directory.iterdir():
+                path.unlink()
+        else:
+            for toc in directory.glob("*.toc"):
+                toc.write_bytes(b"not an index")
+        fresh = other_process_index()
+        with caplog.at_level(logging.WARNING, logger="portal.search"):
+            assert fresh.status().documents_in_index == 1
+        assert "rebuild" in caplog.text or "building it" in caplog.text
+        caplog.clear()
+
+
+def test_search_cli_status_and_rebuild(app, make_document):
+    make_document(title="Numbat", source="Numbat text.")
+    runner = app.test_cli_runner()
+    status = runner.invoke(args=["search", "status"])
+    assert "Documents in the database: 1" in status.output
+    assert "Documents in the index:    1" in status.output
+    assert "Changes not yet applied:   0" in status.output
+    app.config["SEARCH_APPLY_ON_COMMIT"] = False
+    make_document(title="Bilby", source="Bilby text.")
+    assert "Changes not yet applied:   1" in runner.invoke(args=["search", "status"]).output
+    assert "Applied 1 changes." in runner.invoke(args=["search", "catch-up"]).output
+    rebuilt = runner.invoke(args=["search", "rebuild", "--procs", "2"])
+    assert rebuilt.exit_code == 0 and "Indexed 2 documents." in rebuilt.output
+    assert db.session.scalar(select(func.max(SearchChange.id))) == search_index().last_applied()
+
+
+def test_header_has_a_search_box(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'role="search"' in page and 'action="/search"' in page
