@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint serve-dev setup clean
+.PHONY: run test setup clean bench-search
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ run: setup
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Search benchmark against SQLite FTS5 in the same run: make bench-search DOCUMENTS=50000
+DOCUMENTS ?= 10000
+bench-search: $(VENV)/.installed
+	$(BIN)/python -m bench.search --documents $(DOCUMENTS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

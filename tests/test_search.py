@@ -367,7 +367,7 @@ def test_stemming_highlighting_and_escaped_snippets(client, make_document):
     assert re.search(r"<mark[^>]*>licensed</mark>", page)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     _, page = results(client, "script")
-    assert "<mark class=\"match term0\">script</mark>" in page and "<script>alert" not in page
+    assert '<mark class="match term0">script</mark>' in page and "<script>alert" not in page
 
 
 def test_documents_in_other_languages_use_their_stemmer(client, make_document):
@@ -507,3 +507,34 @@ def test_search_cli_status_and_rebuild(app, make_document):
 def test_header_has_a_search_box(client):
     page = client.get("/").get_data(as_text=True)
     assert 'role="search"' in page and 'action="/search"' in page
+
+
+def test_a_deleted_document_leaves_the_index(client, make_document):
+    from portal.search.changes import log_search_change
+
+    document = make_document(title="Dugong note", source="Dugong text.")
+    assert results(client, "dugong")[0] == 1
+    document_id = document.id
+    document.current_revision = None
+    db.session.flush()
+    db.session.delete(document)
+    log_search_change(document_id)
+    db.session.commit()
+    assert results(client, "dugong")[0] == 0
+    assert search_index().status().documents_in_index == 0
+
+
+def test_each_node_keeps_its_own_index_in_step_from_the_shared_log(app, make_document, tmp_path):
+    make_document(title="Tapir note", source="Tapir text.")
+    nodes = [SearchIndex(tmp_path / f"node-{n}", lambda: Session(db.engine)) for n in (1, 2)]
+    try:
+        assert all(node.status().documents_in_index == 1 for node in nodes)
+        app.config["SEARCH_APPLY_ON_COMMIT"] = False
+        make_document(title="Second tapir", source="Tapir again.")
+        assert all(node.is_behind() for node in nodes)
+        assert [node.catch_up() for node in nodes] == [1, 1]
+        assert all(node.status() == nodes[0].status() for node in nodes)
+        assert nodes[1].status().documents_in_index == 2
+    finally:
+        for node in nodes:
+            node.close()
