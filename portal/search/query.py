@@ -54,8 +54,9 @@ class SearchRequest:
     def from_args(cls, args: Mapping[str, str]) -> SearchRequest:
         """Read q, page, sort and facet narrowing from request arguments, tidying as needed."""
         request = cls()
-        text = _CONTROL.sub(" ", args.get("q", ""))
-        if len(text) != len(args.get("q", "")) or _CONTROL.search(args.get("q", "")):
+        raw = args.get("q", "")
+        text = _CONTROL.sub(" ", raw)
+        if text != raw:
             request.notes.append("Control characters in your search were ignored.")
         if len(text) > MAX_QUERY_LENGTH:
             text = text[:MAX_QUERY_LENGTH]
