@@ -538,3 +538,10 @@ def test_each_node_keeps_its_own_index_in_step_from_the_shared_log(app, make_doc
     finally:
         for node in nodes:
             node.close()
+
+
+def test_reader_who_may_read_nothing_gets_nothing(client, make_document):
+    make_document(visibility="government", title="Secret jackal note", source="Jackal text.")
+    total, page = results(client, "jackal")
+    assert total == 0 and "Secret jackal" not in page and 'data-facet="type"' not in page
+    assert results(client, "", type="implementation_note")[0] == 0

@@ -171,7 +171,10 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
     except QueryProblem as problem:
         outcome.problem = str(problem)
         return outcome
-    access = search_filter(user)
+    access = readable_documents(searcher, user)
+    if not access:
+        # Whoosh reads an empty filter set as "no filter": never pass one.
+        return outcome
     facets = sorting.Facets()
     for name in FACETS:
         facets.add_field(name, allow_overlap=name == "commitments")
@@ -217,7 +220,7 @@ def _spelling_fields(user: Any) -> list[str]:
     return [SPELLING_FIELDS[v] for v in Visibility if v in readable_visibilities(user)]
 
 
-def suggest(searcher: Searcher, user: Any, text: str, access: wq.Query) -> str | None:
+def suggest(searcher: Searcher, user: Any, text: str, access: set[int]) -> str | None:
     """A corrected search from the words of documents `user` may read, or None.
 
     Candidates come only from the spelling fields of visibilities the user may read.
@@ -232,7 +235,10 @@ def suggest(searcher: Searcher, user: Any, text: str, access: wq.Query) -> str |
         word = match.group(1).lower()
         if word in _OPERATORS or _readable(searcher, fields, word, access):
             continue
-        candidates = {c for corrector in correctors for c in corrector.suggest(word, limit=5)}
+        # prefix=1: most misspellings keep the first letter, and it spares a full lexicon scan.
+        candidates = {
+            c for corrector in correctors for c in corrector.suggest(word, limit=5, prefix=1)
+        }
         ranked = sorted(
             candidates,
             key=lambda c: (
@@ -250,7 +256,25 @@ def suggest(searcher: Searcher, user: Any, text: str, access: wq.Query) -> str |
     return corrected if changed else None
 
 
-def _readable(searcher: Searcher, fields: list[str], word: str, access: wq.Query) -> bool:
+def _readable(searcher: Searcher, fields: list[str], word: str, access: set[int]) -> bool:
     """Does `word` occur in a published document the user may read?"""
+    if not access:  # an empty set would mean "no filter" to Whoosh
+        return False
     query = wq.Or([wq.Term(name, word) for name in fields])
     return not searcher.search(query, filter=access, limit=1).is_empty()
+
+
+def readable_documents(searcher: Searcher, user: Any) -> set[int]:
+    """Document numbers `search_filter(user)` selects, computed once per searcher.
+
+    Whoosh would otherwise evaluate the filter query over the whole index on every
+    search. Searchers are replaced when the index changes, so the cache never outlives
+    the documents it describes. The set must not be modified, and an empty one must
+    never be passed to Whoosh as a filter (it would filter nothing).
+    """
+    access = search_filter(user)
+    cache: dict[str, set[int]] = searcher.__dict__.setdefault("_portal_readable", {})
+    key = repr(access)
+    if key not in cache:
+        cache[key] = set(searcher.docs_for_query(access))
+    return cache[key]

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from html.parser import HTMLParser
 from typing import Any
 
-from whoosh.analysis import (
-    IDAnalyzer,
-    LanguageAnalyzer,
-    LowercaseFilter,
-    RegexTokenizer,
-    StemmingAnalyzer,
-)
+from whoosh.analysis import IDAnalyzer, LanguageAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from portal.models import Document, DocumentStatus, Visibility
@@ -39,6 +34,7 @@ LANGUAGES = (
     "sv",
 )
 META_ID = "__meta__"
+_SPELLING_WORD = re.compile(r"[^\W\d_]{3,}")
 #: Unstemmed words of published documents, one field per visibility, for "did you mean".
 SPELLING_FIELDS = {v: f"spell_{v.value}" for v in Visibility}
 
@@ -79,7 +75,9 @@ def build_schema() -> Schema:
         schema.add(title_field(lang), TEXT(analyzer=analyzer))
         schema.add(body_field(lang), TEXT(analyzer=analyzer, stored=True))
     for name in SPELLING_FIELDS.values():
-        schema.add(name, TEXT(analyzer=RegexTokenizer() | LowercaseFilter(), phrase=False))
+        # Each distinct word once per document, split on spaces: cheap to index, and all a
+        # spelling corrector needs is the vocabulary and which documents hold a word.
+        schema.add(name, KEYWORD())
     return schema
 
 
@@ -143,7 +141,8 @@ def index_fields(document: Document) -> dict[str, Any]:
         body_field(lang): body,
     }
     if document.status is DocumentStatus.PUBLISHED:
-        fields[SPELLING_FIELDS[document.visibility]] = f"{document.title}\n{body}"
+        words = set(_SPELLING_WORD.findall(f"{document.title}\n{body}".lower()))
+        fields[SPELLING_FIELDS[document.visibility]] = " ".join(sorted(words))
     # Whoosh would index an empty string as a term of its own.
     return {name: value for name, value in fields.items() if value != ""}
 
