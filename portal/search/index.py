@@ -24,7 +24,13 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR
 
 from portal.models import Document, Revision, SearchChange
-from portal.search.schema import META_ID, build_schema, index_fields, meta_fields
+from portal.search.schema import (
+    META_ID,
+    build_schema,
+    index_fields,
+    meta_fields,
+    schema_signature,
+)
 
 log = logging.getLogger("portal.search")
 
@@ -101,7 +107,7 @@ class SearchIndex:
                 complete = searcher.document(id=META_ID) is not None
             if not complete:
                 log.warning("search index at %s was never finished: rebuilding", self.directory)
-            elif set(ix.schema.names()) != set(build_schema().names()):
+            elif schema_signature(ix.schema) != schema_signature(build_schema()):
                 log.warning("search schema changed: rebuilding the index at %s", self.directory)
             else:
                 return ix
@@ -121,7 +127,8 @@ class SearchIndex:
             # Read the watermark first: changes committed during the rebuild are re-applied.
             watermark = session.scalar(select(func.max(SearchChange.id))) or 0
             total = session.scalar(select(func.count()).select_from(Document)) or 0
-            args: dict = {**WRITER_ARGS, "timeout": 60.0}
+            # A larger sort pool spills fewer runs of postings to disk during a full build.
+            args: dict = {**WRITER_ARGS, "limitmb": 256, "timeout": 60.0}
             if procs > 1:
                 args.update(procs=procs, multisegment=True)
             writer = ix.writer(**args)

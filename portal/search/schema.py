@@ -77,8 +77,19 @@ def build_schema() -> Schema:
     for name in SPELLING_FIELDS.values():
         # Each distinct word once per document, split on spaces: cheap to index, and all a
         # spelling corrector needs is the vocabulary and which documents hold a word.
-        schema.add(name, KEYWORD())
+        # scorable=True gives the field a length column; without one Whoosh's writer asks
+        # the file system whether the column exists once per posting (a stat call each).
+        schema.add(name, KEYWORD(scorable=True))
     return schema
+
+
+def schema_signature(schema: Schema) -> list[tuple[Any, ...]]:
+    """What must match for an existing index to be usable with this code's schema."""
+    return [
+        (name, type(field).__name__, field.scorable, field.stored, field.unique,
+         field.column_type is not None, type(field.format).__name__)
+        for name, field in sorted(schema.items())
+    ]  # fmt: skip
 
 
 class _TextExtractor(HTMLParser):
