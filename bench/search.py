@@ -35,7 +35,7 @@ from typing import Any
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import insert, select, text
-from whoosh import highlight, sorting
+from whoosh import sorting
 from whoosh.analysis import STOP_WORDS
 
 from portal import create_app
@@ -57,8 +57,9 @@ from portal.models import (
 )
 from portal.models.documents import STATE_TYPES, document_commitments
 from portal.search.index import SearchIndex
-from portal.search.query import FACETS, SearchRequest, parse, plan, search
+from portal.search.query import FACETS, SearchRequest, parse, plan, query_stems, search
 from portal.search.schema import html_to_text
+from portal.search.snippets import snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "content"
@@ -704,13 +705,12 @@ class WhooshQueries:
                 groups.add_field(name, allow_overlap=name == "commitments")
             kwargs.update(groupedby=groups, maptype=sorting.Count)
         results = searcher.search(query, limit=HITS, **kwargs)
-        results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
-        results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
         total = len(results)
+        stems = query_stems(query).get("body", set())
         for hit in results[:HITS]:
             _ = hit["slug"], hit["heading"]
             if highlights:
-                hit.highlights("body", top=2)
+                snippet(hit["body"], stems)
         if facets:
             for name in FACETS:
                 results.groups(name)

@@ -364,10 +364,10 @@ def test_stemming_highlighting_and_escaped_snippets(client, make_document):
     )
     total, page = results(client, "licensing")
     assert total == 1
-    assert re.search(r"<mark[^>]*>licensed</mark>", page)
+    assert "<mark>licensed</mark>" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     _, page = results(client, "script")
-    assert '<mark class="match term0">script</mark>' in page and "<script>alert" not in page
+    assert "&lt;<mark>script</mark>&gt;" in page and "<script>alert" not in page
 
 
 def test_documents_in_other_languages_use_their_stemmer(client, make_document):

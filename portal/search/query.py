@@ -7,10 +7,11 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
-from markupsafe import Markup, escape
-from whoosh import highlight, qparser, sorting
+from markupsafe import Markup
+from whoosh import qparser, sorting
 from whoosh import query as wq
 from whoosh.searching import Searcher
 from whoosh.support.levenshtein import damerau_levenshtein
@@ -23,6 +24,7 @@ from portal.search.schema import (
     body_field,
     title_field,
 )
+from portal.search.snippets import snippet
 
 MAX_QUERY_LENGTH = 500
 PAGE_SIZE = 10
@@ -169,14 +171,14 @@ def _cached_docs(searcher: Searcher, key: str, query: wq.Query) -> set[int]:
     return cache[key]
 
 
-def _snippet(hit: Any) -> Markup:
-    lang = hit.get("lang", DEFAULT_LANGUAGE)
-    highlighted = hit.highlights(body_field(lang), top=2)
-    if highlighted:
-        # Whoosh's HtmlFormatter escapes the text and adds only <mark> tags.
-        return Markup(highlighted)
-    body = hit.get(body_field(lang), "")
-    return escape(body[:240] + ("…" if len(body) > 240 else ""))
+def query_stems(query: wq.Query) -> dict[str, set[str]]:
+    """The query's indexed terms, by field (for marking matches in snippets)."""
+    stems: dict[str, set[str]] = {}
+    for fieldname, text in query.iter_all_terms(phrases=True):
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        stems.setdefault(fieldname, set()).add(text)
+    return stems
 
 
 def plan(
@@ -195,6 +197,25 @@ def plan(
     return (query if query is not None else wq.Every()), allowed
 
 
+def facet_counts(searcher: Searcher, matched: set[int]) -> dict[str, list[tuple[str, int]]]:
+    """For each facet, its values among `matched` documents with counts, most first.
+
+    Counted as intersections with per-value document sets cached on the searcher:
+    Whoosh's own facet collectors rescan every posting of a multi-valued field
+    (commitments) on each search.
+    """
+    counts: dict[str, list[tuple[str, int]]] = {}
+    for name in FACETS:
+        values = []
+        for term in searcher.lexicon(name):
+            value = term.decode("utf-8")
+            count = len(matched & _cached_docs(searcher, f"{name}\0{value}", wq.Term(name, value)))
+            if count:
+                values.append((value, count))
+        counts[name] = sorted(values, key=lambda item: (-item[1], item[0]))
+    return counts
+
+
 def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutcome:
     """Run `request` for `user`; everything returned comes from documents they may read."""
     outcome = SearchOutcome()
@@ -209,21 +230,20 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
     if not allowed:
         # Whoosh reads an empty filter set as "no filter": never pass one.
         return outcome
-    facets = sorting.Facets()
-    for name in FACETS:
-        facets.add_field(name, allow_overlap=name == "commitments")
+    # Grouping by type (every document has exactly one) yields every matching document
+    # number as the collector saw it, filter applied; the facets are counted from those.
     results = searcher.search(
         query,
         filter=allowed,
         limit=request.page * PAGE_SIZE,
-        groupedby=facets,
-        maptype=sorting.Count,
+        groupedby=sorting.Facets().add_field("type"),
+        maptype=sorting.UnorderedList,
         sortedby=("published" if request.sort == "date" else None),
         reverse=request.sort == "date",
     )
-    results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
-    results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
-    outcome.total = len(results)
+    matched = set(chain.from_iterable(results.groups("type").values()))
+    stems = query_stems(query)
+    outcome.total = len(matched)
     outcome.pages = math.ceil(outcome.total / PAGE_SIZE)
     start = (request.page - 1) * PAGE_SIZE
     for hit in results[start : start + PAGE_SIZE]:
@@ -234,17 +254,16 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
                 type=hit["type"],
                 state=hit.get("state"),
                 published=hit.get("published") if hit.get("year") else None,
-                snippet=_snippet(hit),
+                snippet=snippet(
+                    hit.get(body_field(hit.get("lang", DEFAULT_LANGUAGE)), ""),
+                    stems.get(body_field(hit.get("lang", DEFAULT_LANGUAGE)), set()),
+                    hit.get("lang", DEFAULT_LANGUAGE),
+                ),
                 visibility=hit["visibility"],
                 status=hit["status"],
             )
         )
-    for name in FACETS:
-        counts = results.groups(name)
-        outcome.facets[name] = sorted(
-            ((str(key), count) for key, count in counts.items() if key not in (None, "")),
-            key=lambda item: (-item[1], item[0]),
-        )
+    outcome.facets = facet_counts(searcher, matched)
     if request.text:
         outcome.suggestion = suggest(
             searcher, user, request.text, readable_documents(searcher, user)
