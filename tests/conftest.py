@@ -27,7 +27,7 @@ from portal import create_app
 from portal.access import CONTENT_LOADER
 from portal.auth.services import create_user
 from portal.content import load_commitment, load_states
-from portal.documents.services import DocumentFields, create_document
+from portal.documents.services import DocumentFields, create_document, update_document
 from portal.extensions import db
 from portal.models import (
     Base,
@@ -134,6 +134,25 @@ def state(code: str) -> State:
 def commitments(*numbers: int) -> list[Commitment]:
     """Commitments by number."""
     return list(db.session.scalars(select(Commitment).where(Commitment.number.in_(numbers))))
+
+
+def edit_document(document: Document, **changes: Any) -> None:
+    """Save an edit of `document` through the service, as the content loader, and commit.
+
+    Fields not named in `changes` keep their current values.
+    """
+    fields = DocumentFields(
+        title=document.title,
+        source=document.current_revision.source,
+        visibility=document.visibility,
+        status=document.status,
+        state=document.state,
+        commitments=list(document.commitments),
+    )
+    for name, value in changes.items():
+        setattr(fields, name, value)
+    update_document(CONTENT_LOADER, document, fields, base_version=document.version)
+    db.session.commit()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from portal.access import CONTENT_LOADER
 from portal.documents.services import DocumentFields, EditConflict, update_document
 from portal.extensions import db
 from portal.models import AuditEvent, Document, DocumentStatus, Revision, Visibility
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, edit_document
 
 NEW_NOTE = "/documents/new?type=implementation_note"
 
@@ -127,21 +127,7 @@ def test_stale_edit_is_refused_with_conflict_and_keeps_the_users_text(client, lo
     document = db.session.scalars(select(Document)).one()
     stale = edit_form(client, document.slug, source="My careful rewrite that must not be lost.")
 
-    # A colleague saves first.
-    update_document(
-        CONTENT_LOADER,
-        document,
-        DocumentFields(
-            title=document.title,
-            source="Colleague's version.",
-            visibility=Visibility.PARTICIPANTS,
-            status=DocumentStatus.PUBLISHED,
-            state=document.state,
-            commitments=document.commitments,
-        ),
-        base_version=document.version,
-    )
-    db.session.commit()
+    edit_document(document, source="Colleague's version.")  # a colleague saves first
 
     response = client.post(f"/documents/{document.slug}/edit", data=stale)
     assert response.status_code == 409
@@ -335,19 +321,7 @@ def test_resaving_after_a_conflict_succeeds_with_the_merged_text(client, login_a
     client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
     document = db.session.scalars(select(Document)).one()
     stale = edit_form(client, document.slug, source="My rewrite.")
-    update_document(
-        CONTENT_LOADER,
-        document,
-        DocumentFields(
-            title=document.title,
-            source="Colleague's version.",
-            visibility=document.visibility,
-            state=document.state,
-            status=document.status,
-        ),
-        base_version=document.version,
-    )
-    db.session.commit()
+    edit_document(document, source="Colleague's version.")  # a colleague saves first
     conflict = client.post(f"/documents/{document.slug}/edit", data=stale)
     assert conflict.status_code == 409
     version = re.search(r'name="version" type="hidden" value="(\d+)"', conflict.get_data(True))

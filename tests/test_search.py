@@ -16,15 +16,14 @@ from sqlalchemy.orm import Session
 
 from portal.access import CONTENT_LOADER
 from portal.documents.services import (
-    DocumentFields,
-    update_document,
     withdraw_document,
 )
 from portal.extensions import db
-from portal.models import Document, DocumentStatus, SearchChange, Visibility
+from portal.models import Document, SearchChange, Visibility
 from portal.search import search_index
 from portal.search.index import SearchIndex
 from portal.search.schema import META_ID
+from tests.conftest import edit_document
 
 VISIBILITIES = ("public", "participants", "government")
 STATUSES = ("published", "draft", "withdrawn")
@@ -161,19 +160,7 @@ def test_suggestions_forget_words_of_a_document_made_less_visible(client, make_d
         visibility="public", title="Formerly open", source="The gazpachoid text."
     )
     assert "gazpachoid" in results(client, "gazpachoix")[1]
-    update_document(
-        CONTENT_LOADER,
-        document,
-        DocumentFields(
-            title=document.title,
-            source="The gazpachoid text.",
-            visibility=Visibility.GOVERNMENT,
-            status=DocumentStatus.PUBLISHED,
-            state=document.state,
-        ),
-        base_version=document.version,
-    )
-    db.session.commit()
+    edit_document(document, source="The gazpachoid text.", visibility=Visibility.GOVERNMENT)
     _, page = results(client, "gazpachoix")
     assert "gazpachoid" not in page
     assert results(client, "gazpachoid")[0] == 0
@@ -194,19 +181,12 @@ def test_edit_withdraw_and_visibility_change_reach_the_index(client, make_docume
     document = make_document(title="Narwhal guidance", source="First text about narwhals.")
     visitor = client
     assert results(visitor, "narwhal")[0] == 1
-    update_document(
-        CONTENT_LOADER,
+    edit_document(
         document,
-        DocumentFields(
-            title="Beluga guidance",
-            source="Second text about belugas.",
-            visibility=Visibility.PUBLIC,
-            status=DocumentStatus.PUBLISHED,
-            state=document.state,
-        ),
-        base_version=document.version,
+        title="Beluga guidance",
+        source="Second text about belugas.",
+        visibility=Visibility.PUBLIC,
     )
-    db.session.commit()
     assert results(visitor, "narwhal")[0] == 0
     assert results(visitor, "beluga")[0] == 1
     withdraw_document(CONTENT_LOADER, document)
@@ -375,20 +355,7 @@ def test_documents_in_other_languages_use_their_stemmer(client, make_document):
         title="Contrôle des exportations", source="Les exportations sont contrôlées."
     )
     document.lang = "fr"
-    update_document(
-        CONTENT_LOADER,
-        document,
-        DocumentFields(
-            title=document.title,
-            source=document.current_revision.source,
-            visibility=Visibility.PUBLIC,
-            status=DocumentStatus.PUBLISHED,
-            state=document.state,
-            lang="fr",
-        ),
-        base_version=document.version,
-    )
-    db.session.commit()
+    edit_document(document, visibility=Visibility.PUBLIC, lang="fr")
     assert results(client, "exportation")[0] == 1
     assert results(client, "contrôlée")[0] == 1
 
@@ -405,18 +372,7 @@ def test_facet_links_narrow_and_sorting_and_pages(client, make_document):
         document.published_on = dt.date(2024, 1, 1) + dt.timedelta(days=number)
         db.session.commit()
     for document in db.session.scalars(select(Document)):
-        update_document(
-            CONTENT_LOADER,
-            document,
-            DocumentFields(
-                title=document.title,
-                source="Otter text, revised.",
-                visibility=Visibility.PUBLIC,
-                status=DocumentStatus.PUBLISHED,
-                state=document.state,
-            ),
-            base_version=document.version,
-        )
+        edit_document(document, source="Otter text, revised.", visibility=Visibility.PUBLIC)
     db.session.commit()
     total, page = results(client, "otter")
     assert total == 23 and facet_count(page, "state", "de") == 11
@@ -441,19 +397,12 @@ def test_rebuild_equals_incremental_index(app, client, make_document, make_user)
         "practice_note", "participants", author=author, state_code=None, title="Lemur practice"
     )
     withdraw_document(CONTENT_LOADER, documents[0])
-    update_document(
-        CONTENT_LOADER,
+    edit_document(
         documents[1],
-        DocumentFields(
-            title="Lemur renamed",
-            source="Changed lemur text.",
-            visibility=Visibility.PUBLIC,
-            status=DocumentStatus.PUBLISHED,
-            state=documents[1].state,
-        ),
-        base_version=documents[1].version,
+        title="Lemur renamed",
+        source="Changed lemur text.",
+        visibility=Visibility.PUBLIC,
     )
-    db.session.commit()
 
     def snapshot() -> list[dict]:
         searcher = search_index().searcher()

@@ -9,8 +9,7 @@ def test_matches_are_marked_by_stem_and_text_is_escaped() -> None:
     text = "We licensed <b>exporters</b> & licensing bodies."
     html = str(snippet(text, {"licens"}))
     assert html == (
-        "We <mark>licensed</mark> &lt;b&gt;exporters&lt;/b&gt; &amp; <mark>licensing</mark> "
-        "bodies."
+        "We <mark>licensed</mark> &lt;b&gt;exporters&lt;/b&gt; &amp; <mark>licensing</mark> bodies."
     )
 
 
