@@ -192,17 +192,26 @@ def search_filter(user: Any) -> whoosh_query.Query:
     Applied inside the search (as its filter), so hits, counts, facets, snippets and
     spelling suggestions never reflect anything else. Field names are the search schema's.
     """
+    shared, own = search_scope(user)
+    return shared if own is None else whoosh_query.Or([shared, own])
+
+
+def search_scope(user: Any) -> tuple[whoosh_query.Query, whoosh_query.Query | None]:
+    """`search_filter` in two parts: what everyone with this role may read (the same for
+    all of them, so it can be cached) and the user's own unpublished documents, if any.
+    """
     documents = whoosh_query.Term("kind", "document")
     role = effective_role(user)
     if role is Role.SECRETARIAT:
-        return documents
+        return documents, None
     readable = whoosh_query.Or(
         [whoosh_query.Term("visibility", v.value) for v in sorted(READABLE[role])]
     )
     published = whoosh_query.Term("status", DocumentStatus.PUBLISHED.value)
+    shared = whoosh_query.And([documents, readable, published])
     owned = _owned_in_search(user, role)
-    allowed = published if owned is None else whoosh_query.Or([published, owned])
-    return whoosh_query.And([documents, readable, allowed])
+    own = None if owned is None else whoosh_query.And([documents, readable, owned])
+    return shared, own
 
 
 def _owned_in_search(user: Any, role: Role | None) -> whoosh_query.Query | None:

@@ -494,3 +494,24 @@ def test_reader_who_may_read_nothing_gets_nothing(client, make_document):
     total, page = results(client, "jackal")
     assert total == 0 and "Secret jackal" not in page and 'data-facet="type"' not in page
     assert results(client, "", type="implementation_note")[0] == 0
+
+
+def test_cached_readable_sets_match_the_full_policy_and_do_not_grow_per_reader(
+    app, make_user, make_document
+):
+    from portal.access import search_filter
+    from portal.search.query import readable_documents
+
+    readers = [make_user("civil_society") for _ in range(4)]
+    readers += [make_user("government", code) for code in ("FR", "DE")]
+    for reader in readers[:2]:
+        make_document("review", "participants", "draft", author=reader, title="Own draft")
+    for visibility in VISIBILITIES:
+        for status in STATUSES:
+            make_document(visibility=visibility, status=status)
+    searcher = search_index().searcher()
+    for reader in readers:
+        expected = set(searcher.docs_for_query(search_filter(reader)))
+        assert readable_documents(searcher, reader) == expected
+    # One cached set per role, not per reader.
+    assert len(searcher.__dict__["_portal_docsets"]) == 2

@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.search.index import SearchIndex
 
 log = logging.getLogger("portal.search")
+AFTER_COMMIT_LOCK_TIMEOUT = 2.0
 _deferred = threading.local()
 
 
@@ -43,7 +44,9 @@ def _apply_changes_after_commit(session: Session) -> None:
     if not has_app_context() or not current_app.config["SEARCH_APPLY_ON_COMMIT"]:
         return
     try:
-        search_index().catch_up()
+        # A short wait: if another process holds the index (a long rebuild), the change
+        # stays in the log and the next search or catch-up applies it.
+        search_index().catch_up(timeout=AFTER_COMMIT_LOCK_TIMEOUT)
     except Exception:
         # The change is committed and logged: the next search or process applies it.
         log.exception("could not apply search changes after commit; they stay in the log")

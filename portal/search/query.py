@@ -16,7 +16,7 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 from whoosh.support.levenshtein import damerau_levenshtein
 
-from portal.access import readable_visibilities, search_filter
+from portal.access import readable_visibilities, search_scope
 from portal.models import Visibility
 from portal.search.schema import (
     DEFAULT_LANGUAGE,
@@ -320,12 +320,18 @@ def _readable(searcher: Searcher, fields: list[str], word: str, access: set[int]
 
 
 def readable_documents(searcher: Searcher, user: Any) -> set[int]:
-    """Document numbers `search_filter(user)` selects, computed once per searcher.
+    """Document numbers `search_filter(user)` selects (cached per role and searcher).
 
     Whoosh would otherwise evaluate the filter query over the whole index on every
     search. Searchers are replaced when the index changes, so the cache never outlives
     the documents it describes. The set must not be modified, and an empty one must
     never be passed to Whoosh as a filter (it would filter nothing).
     """
-    access = search_filter(user)
-    return _cached_docs(searcher, repr(access), access)
+    shared, own = search_scope(user)
+    # The role-wide part is cached (a handful of sets); a user's own documents are few and
+    # found afresh, so the cache does not grow with the number of readers.
+    readable = _cached_docs(searcher, repr(shared), shared)
+    if own is None:
+        return readable
+    mine = set(searcher.docs_for_query(own)) - readable
+    return readable | mine if mine else readable

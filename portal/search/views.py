@@ -28,7 +28,8 @@ def page() -> ResponseReturnValue:
     if not search_request.is_empty:
         try:
             if index.is_behind():
-                index.catch_up(timeout=2.0)
+                # Never hold a reader up for long: a rebuild may hold the lock for minutes.
+                index.catch_up(timeout=0.25)
         except Exception:
             log.exception("could not catch the search index up; searching what it has")
     outcome = search(index.searcher(), current_user, search_request)
