@@ -694,6 +694,26 @@ INDUSTRY_READER = SimpleNamespace(
 SECRETARIAT_READER = SimpleNamespace(**{**vars(INDUSTRY_READER), "role": Role.SECRETARIAT})
 
 
+def query_kinds(
+    run: Callable[..., int],
+    page: Callable[[Probe], int],
+    misspelled_page: Callable[[Probe], int] | None,
+) -> dict[str, Callable[[Probe], int] | None]:
+    """The measured query kinds, the same for both engines."""
+    return {
+        "one word": run,
+        "two words": run,
+        "phrase": run,
+        "field filter (state:xx word)": run,
+        "with facets (type/state/commitments/year)": lambda p: run(p, facets=True),
+        "with highlights (10 hits)": lambda p: run(p, highlights=True),
+        "with visibility filter": lambda p: run(p, filtered=True),
+        "full search page": page,
+        "full search page, phrase": page,
+        "full search page, misspelled word": misspelled_page,
+    }
+
+
 class WhooshQueries:
     """The query kinds on the portal's index, through the portal's own parser and plan.
 
@@ -744,20 +764,9 @@ class WhooshQueries:
         outcome = search(self.searcher, self.user, SearchRequest(text=probe.text))
         return outcome.total
 
-    def kinds(self) -> dict[str, Callable[[Probe], int]]:
+    def kinds(self) -> dict[str, Callable[[Probe], int] | None]:
         """Query kind -> function."""
-        return {
-            "one word": self.run,
-            "two words": self.run,
-            "phrase": self.run,
-            "field filter (state:xx word)": self.run,
-            "with facets (type/state/commitments/year)": lambda p: self.run(p, facets=True),
-            "with highlights (10 hits)": lambda p: self.run(p, highlights=True),
-            "with visibility filter": lambda p: self.run(p, filtered=True),
-            "full search page": self.page,
-            "full search page, phrase": self.page,
-            "full search page, misspelled word": self.page,
-        }
+        return query_kinds(self.run, self.page, self.page)
 
 
 class FtsQueries:
@@ -824,18 +833,7 @@ class FtsQueries:
 
     def kinds(self) -> dict[str, Callable[[Probe], int] | None]:
         """Query kind -> function (None where FTS5 has no counterpart)."""
-        return {
-            "one word": self.run,
-            "two words": self.run,
-            "phrase": self.run,
-            "field filter (state:xx word)": self.run,
-            "with facets (type/state/commitments/year)": lambda p: self.run(p, facets=True),
-            "with highlights (10 hits)": lambda p: self.run(p, highlights=True),
-            "with visibility filter": lambda p: self.run(p, filtered=True),
-            "full search page": self.page,
-            "full search page, phrase": self.page,
-            "full search page, misspelled word": None,
-        }
+        return query_kinds(self.run, self.page, None)
 
 
 def time_queries(

@@ -8,7 +8,7 @@ from flask import Flask
 from flask_login import current_user
 
 from portal import access
-from portal.models import DocumentStatus, DocumentType, Visibility
+from portal.models import DocumentStatus, DocumentType
 
 
 def init_app(app: Flask) -> None:
@@ -22,6 +22,4 @@ def init_app(app: Flask) -> None:
             "creatable_types": lambda: access.creatable_types(current_user),
             "DocumentType": DocumentType,
             "DocumentStatus": DocumentStatus,
-            "Visibility": Visibility,
-            "production": app.config["PRODUCTION"],
         }

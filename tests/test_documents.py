@@ -34,6 +34,13 @@ def note_form(token: str, **overrides: object) -> dict[str, object]:
     return form
 
 
+def publish_note_as_french_official(client: FlaskClient, login_as) -> Document:
+    """Sign in as a French official and publish a note through the form."""
+    login_as("government", "FR")
+    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
+    return db.session.scalars(select(Document)).one()
+
+
 def edit_form(client: FlaskClient, slug: str, **overrides: object) -> dict[str, object]:
     """The edit form as the browser received it, with some fields changed."""
     page = client.get(f"/documents/{slug}/edit").get_data(as_text=True)
@@ -79,9 +86,7 @@ def test_new_document_form_reports_missing_fields(client, login_as):
 
 
 def test_edit_creates_revision_and_history_shows_it(client, login_as):
-    login_as("government", "FR")
-    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
-    slug = db.session.scalars(select(Document.slug)).one()
+    slug = publish_note_as_french_official(client, login_as).slug
 
     response = client.post(
         f"/documents/{slug}/edit",
@@ -113,18 +118,14 @@ def test_edit_creates_revision_and_history_shows_it(client, login_as):
 
 
 def test_saving_without_changes_adds_no_revision(client, login_as):
-    login_as("government", "FR")
-    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
-    slug = db.session.scalars(select(Document.slug)).one()
+    slug = publish_note_as_french_official(client, login_as).slug
     response = client.post(f"/documents/{slug}/edit", data=edit_form(client, slug))
     assert response.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Revision)) == 1
 
 
 def test_stale_edit_is_refused_with_conflict_and_keeps_the_users_text(client, login_as):
-    login_as("government", "FR")
-    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
-    document = db.session.scalars(select(Document)).one()
+    document = publish_note_as_french_official(client, login_as)
     stale = edit_form(client, document.slug, source="My careful rewrite that must not be lost.")
 
     edit_document(document, source="Colleague's version.")  # a colleague saves first
@@ -308,18 +309,14 @@ def test_invalid_utf8_in_a_form_is_saved_readably_not_a_crash(client, login_as):
 
 
 def test_forged_version_field_is_a_400_not_a_500(client, login_as):
-    login_as("government", "FR")
-    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
-    slug = db.session.scalars(select(Document.slug)).one()
+    slug = publish_note_as_french_official(client, login_as).slug
     response = client.post(f"/documents/{slug}/edit", data=edit_form(client, slug, version="x1"))
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Revision)) == 1
 
 
 def test_resaving_after_a_conflict_succeeds_with_the_merged_text(client, login_as):
-    login_as("government", "FR")
-    client.post(NEW_NOTE, data=note_form(csrf_token(client, NEW_NOTE)))
-    document = db.session.scalars(select(Document)).one()
+    document = publish_note_as_french_official(client, login_as)
     stale = edit_form(client, document.slug, source="My rewrite.")
     edit_document(document, source="Colleague's version.")  # a colleague saves first
     conflict = client.post(f"/documents/{document.slug}/edit", data=stale)

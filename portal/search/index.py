@@ -246,5 +246,6 @@ class SearchIndex:
             behind = session.scalar(
                 select(func.count()).select_from(SearchChange).where(SearchChange.id > last)
             )
-        in_index = searcher.doc_count() - (1 if searcher.document(id=META_ID) else 0)
+        # Minus the meta entry, which every opened index has (one without it is rebuilt).
+        in_index = searcher.doc_count() - 1
         return IndexStatus(in_database, in_index, behind or 0)

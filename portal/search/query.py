@@ -163,6 +163,11 @@ def _field_conditions(query: wq.Query | None) -> tuple[wq.Query | None, list[wq.
     return query, []
 
 
+def _term_docs(searcher: Searcher, fieldname: str, value: str) -> set[int]:
+    """Documents holding `fieldname:value` (one cached set serves conditions and facets)."""
+    return _cached_docs(searcher, f"{fieldname}\0{value}", wq.Term(fieldname, value))
+
+
 def _cached_docs(searcher: Searcher, key: str, query: wq.Query) -> set[int]:
     """Document numbers matching `query`, computed once per searcher (replaced on change)."""
     cache: dict[str, set[int]] = searcher.__dict__.setdefault("_portal_docsets", {})
@@ -193,7 +198,7 @@ def plan(
     conditions += [wq.Term(name, value) for name, value in narrow.items()]
     allowed = readable_documents(searcher, user)
     for term in conditions:
-        allowed = allowed & _cached_docs(searcher, repr(term), term)
+        allowed = allowed & _term_docs(searcher, term.fieldname, term.text)
     return (query if query is not None else wq.Every()), allowed
 
 
@@ -209,7 +214,7 @@ def facet_counts(searcher: Searcher, matched: set[int]) -> dict[str, list[tuple[
         values = []
         for term in searcher.lexicon(name):
             value = term.decode("utf-8")
-            count = len(matched & _cached_docs(searcher, f"{name}\0{value}", wq.Term(name, value)))
+            count = len(matched & _term_docs(searcher, name, value))
             if count:
                 values.append((value, count))
         counts[name] = sorted(values, key=lambda item: (-item[1], item[0]))
