@@ -27,19 +27,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from portal import auth, cli, errors, search, templating
+    from portal import auth, cli, errors, search, security, templating
+    from portal.admin.audit_views import bp as audit_bp
+    from portal.admin.views import bp as admin_bp
     from portal.commitments.views import bp as commitments_bp
     from portal.documents.views import bp as documents_bp
     from portal.home.views import bp as home_bp
     from portal.states.views import bp as states_bp
 
     auth.init_app(app)
-    for blueprint in (home_bp, documents_bp, commitments_bp, states_bp):
+    for blueprint in (home_bp, documents_bp, commitments_bp, states_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)
     search.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     cli.init_app(app)
+    security.init_app(app)  # last: throttles wrap the views registered above
 
     if app.config["PRODUCTION"]:
         from portal.demo import refuse_demo_accounts_in_production

@@ -13,10 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from whoosh import query as whoosh_query
 
-from portal.models import Document, DocumentStatus, DocumentType, Role, Visibility
+from portal.models import (
+    AuditEvent,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    Invitation,
+    Role,
+    State,
+    Visibility,
+)
 from portal.models.documents import STATE_TYPES
 
 #: Published visibilities each role may read; `None` is a visitor.
@@ -27,6 +36,9 @@ READABLE: dict[Role | None, frozenset[Visibility]] = {
     Role.GOVERNMENT: frozenset(Visibility),
     Role.SECRETARIAT: frozenset(Visibility),
 }
+
+#: Visibilities readable only after two-factor sign-in (government and secretariat).
+NEEDS_SECOND_FACTOR = frozenset({Visibility.GOVERNMENT})
 
 #: Document types each role may create.
 CREATABLE: dict[Role | None, frozenset[DocumentType]] = {
@@ -75,9 +87,20 @@ def effective_role(user: Any) -> Role | None:
     return user.role
 
 
+def has_second_factor(user: Any) -> bool:
+    """Has the user enrolled two-factor sign-in (and so passed it to be signed in)?"""
+    return isinstance(user, SystemActor) or bool(getattr(user, "two_factor_enabled", False))
+
+
 def readable_visibilities(user: Any) -> frozenset[Visibility]:
-    """Visibilities of published documents the user may read."""
-    return READABLE[effective_role(user)]
+    """Visibilities of documents the user may read (published ones, for most roles).
+
+    `government` needs two-factor sign-in as well as the role.
+    """
+    visibilities = READABLE[effective_role(user)]
+    if not has_second_factor(user):
+        visibilities = visibilities - NEEDS_SECOND_FACTOR
+    return visibilities
 
 
 def choosable_visibilities(user: Any) -> list[Visibility]:
@@ -112,10 +135,10 @@ def _owns(user: Any, role: Role | None, document: Document) -> bool:
 
 def _can_read(user: Any, document: Document) -> bool:
     role = effective_role(user)
+    if document.visibility not in readable_visibilities(user):
+        return False
     if role is Role.SECRETARIAT:
         return True
-    if document.visibility not in READABLE[role]:
-        return False
     if document.status is DocumentStatus.PUBLISHED:
         return True
     return _owns(user, role, document)
@@ -124,9 +147,11 @@ def _can_read(user: Any, document: Document) -> bool:
 def _can_author(user: Any, document: Document) -> bool:
     """May the user put their name to a document with these type, state and visibility?"""
     role = effective_role(user)
+    if document.visibility not in readable_visibilities(user):
+        return False
     if role is Role.SECRETARIAT:
         return True
-    if document.type not in CREATABLE[role] or document.visibility not in READABLE[role]:
+    if document.type not in CREATABLE[role]:
         return False
     if role is Role.GOVERNMENT:
         return document.state_id is not None and document.state_id == user.state_id
@@ -136,7 +161,7 @@ def _can_author(user: Any, document: Document) -> bool:
 def _can_change(user: Any, document: Document) -> bool:
     role = effective_role(user)
     if role is Role.SECRETARIAT:
-        return True
+        return _can_read(user, document)
     return _can_read(user, document) and _owns(user, role, document)
 
 
@@ -169,13 +194,13 @@ def authorize(user: Any, action: Action, document: Document) -> None:
 def visible_documents(user: Any) -> ColumnElement[bool]:
     """SQL condition selecting exactly the documents `can(user, READ, d)` allows."""
     role = effective_role(user)
+    readable = readable_visibilities(user)
+    everything = readable == frozenset(Visibility)
+    visible = true() if everything else Document.visibility.in_(sorted(readable))
     if role is Role.SECRETARIAT:
-        return true()
+        return visible
     published = Document.status == DocumentStatus.PUBLISHED
-    return and_(
-        Document.visibility.in_(sorted(READABLE[role])),
-        or_(published, _owned_documents(user, role)),
-    )
+    return and_(visible, or_(published, _owned_documents(user, role)))
 
 
 def _owned_documents(user: Any, role: Role | None) -> ColumnElement[bool]:
@@ -183,6 +208,82 @@ def _owned_documents(user: Any, role: Role | None) -> ColumnElement[bool]:
         return Document.author_id == user.id
     if role is Role.GOVERNMENT and user.state_id is not None:
         return and_(Document.type.in_(sorted(STATE_TYPES)), Document.state_id == user.state_id)
+    return false()
+
+
+def can_administer(user: Any) -> bool:
+    """May the user administer the portal (accounts, states, withdrawals)?
+
+    The secretariat, signed in with two factors: administration reaches every account.
+    """
+    return effective_role(user) is Role.SECRETARIAT and has_second_factor(user)
+
+
+def is_focal_point(user: Any) -> bool:
+    """An approved, active government user the secretariat made their state's focal point."""
+    return effective_role(user) is Role.GOVERNMENT and bool(getattr(user, "is_focal_point", False))
+
+
+def can_invite(user: Any, role: Role, state: State | None) -> bool:
+    """May `user` invite someone with this role (and state)?
+
+    The secretariat may invite any role (a state for government, none otherwise); a
+    state's focal point may invite government users of that state only; nobody else.
+    """
+    if (role is Role.GOVERNMENT) != (state is not None):
+        return False
+    if effective_role(user) is Role.SECRETARIAT:
+        return True
+    return (
+        is_focal_point(user)
+        and role is Role.GOVERNMENT
+        and state is not None
+        and state.id == user.state_id
+    )
+
+
+def invitable_roles(user: Any) -> list[Role]:
+    """The roles `user` may invite, in a stable order (empty: may not invite)."""
+    if effective_role(user) is Role.SECRETARIAT:
+        return list(Role)
+    return [Role.GOVERNMENT] if is_focal_point(user) else []
+
+
+def can_revoke_invitation(user: Any, invitation: Invitation) -> bool:
+    """The secretariat, or whoever issued the invitation while they may still invite so."""
+    if effective_role(user) is Role.SECRETARIAT:
+        return True
+    return invitation.invited_by_id == getattr(user, "id", None) and can_invite(
+        user, invitation.role, invitation.state
+    )
+
+
+# -- Issuing and revoking ----------------------------------------------------------------
+
+
+def can_read_audit_trail(user: Any) -> bool:
+    """May the user open the audit trail? What they see there is `visible_audit_events`."""
+    return effective_role(user) in (Role.SECRETARIAT, Role.GOVERNMENT)
+
+
+def visible_audit_events(user: Any) -> ColumnElement[bool]:
+    """SQL condition selecting the audit events the user may read.
+
+    The secretariat reads every event; a government user the events of their own state's
+    documents that they may read; everyone else none.
+    """
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        return true()
+    if role is Role.GOVERNMENT and user.state_id is not None:
+        own_documents = select(Document.id).where(
+            Document.type.in_(sorted(STATE_TYPES)),
+            Document.state_id == user.state_id,
+            visible_documents(user),
+        )
+        return and_(
+            AuditEvent.object_type == Document.__name__, AuditEvent.object_id.in_(own_documents)
+        )
     return false()
 
 
@@ -202,11 +303,14 @@ def search_scope(user: Any) -> tuple[whoosh_query.Query, whoosh_query.Query | No
     """
     documents = whoosh_query.Term("kind", "document")
     role = effective_role(user)
-    if role is Role.SECRETARIAT:
-        return documents, None
+    visibilities = readable_visibilities(user)
     readable = whoosh_query.Or(
-        [whoosh_query.Term("visibility", v.value) for v in sorted(READABLE[role])]
+        [whoosh_query.Term("visibility", v.value) for v in sorted(visibilities)]
     )
+    if role is Role.SECRETARIAT:
+        if visibilities == frozenset(Visibility):
+            return documents, None
+        return whoosh_query.And([documents, readable]), None
     published = whoosh_query.Term("status", DocumentStatus.PUBLISHED.value)
     shared = whoosh_query.And([documents, readable, published])
     owned = _owned_in_search(user, role)

@@ -1,4 +1,4 @@
-"""The `flask` commands: users, content, states, demo."""
+"""The `flask` commands: users, content, states, demo, audit."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from portal.access import CONTENT_LOADER
+from portal.audit import verify_chain
 from portal.auth.services import AccountError, create_user
 from portal.content import document_files, load_content
 from portal.demo import create_demo_accounts, demo_accounts
@@ -21,6 +22,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 content_cli = AppGroup("content", help="Load the canonical content/ folder.")
 states_cli = AppGroup("states", help="Subscribing states.")
 demo_cli = AppGroup("demo", help="Demo accounts for a development database.")
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
 @users_cli.command("create")
@@ -122,7 +124,21 @@ def demo_accounts_command() -> None:
         click.echo(f"  {account.role:<14}{state:<4} {account.email:<32} {account.password}")
 
 
+@audit_cli.command("verify")
+def verify_audit_command() -> None:
+    """Recompute the audit hash chain; exit 1 naming the first broken event."""
+    report = verify_chain(db.session)
+    if report.intact:
+        click.echo(
+            f"Audit trail intact: {report.events} events, chain ends in {report.last_hash}."
+        )
+        return
+    click.secho(f"Audit trail BROKEN after {report.events} intact events.", fg="red", err=True)
+    click.echo(f"  {report.problem}", err=True)
+    raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (users_cli, content_cli, states_cli, demo_cli):
+    for group in (users_cli, content_cli, states_cli, demo_cli, audit_cli):
         app.cli.add_command(group)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
 
 PRODUCTION_VALUES = {"production", "prod"}
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
+    return default if value is None else value.strip().lower() in _TRUE
 
 
 def is_production(environ: os._Environ[str] | dict[str, str] = os.environ) -> bool:
@@ -61,4 +68,25 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,
+        # Sessions: an absolute lifetime and an idle timeout, both in minutes.
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(
+            minutes=int(env.get("SESSION_LIFETIME_MINUTES", 12 * 60))
+        ),
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", 30)),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
+        # Flask-Limiter: memory by default; redis://... shares counts between workers.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _flag(env, "RATELIMIT_ENABLED", True),
+        # Mail: SMTP when MAIL_SERVER is set, otherwise instance/outbox/ and the log.
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(env.get("MAIL_PORT", 587)),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _flag(env, "MAIL_USE_TLS", True),
+        "MAIL_USE_SSL": _flag(env, "MAIL_USE_SSL", False),
+        "MAIL_FROM": env.get("MAIL_FROM", "ECHRI Practice Portal <no-reply@localhost>"),
+        # Lifetimes of emailed links.
+        "INVITATION_VALID_DAYS": int(env.get("INVITATION_VALID_DAYS", 7)),
+        "PASSWORD_RESET_VALID_MINUTES": int(env.get("PASSWORD_RESET_VALID_MINUTES", 60)),
     }

@@ -21,6 +21,11 @@ MESSAGES = {
     405: ("Not allowed", "This address does not accept that kind of request."),
     409: ("Conflict", "Someone else changed this while you were working on it."),
     413: ("Too large", "What you sent is larger than the portal accepts."),
+    429: (
+        "Too many attempts",
+        "Too many attempts from here in a short time. For your security, please wait a few "
+        "minutes before trying again.",
+    ),
     500: ("Something went wrong", "The portal could not finish your request. It has been logged."),
 }
 

@@ -20,6 +20,8 @@ def init_app(app: Flask) -> None:
             "can": access.can,
             "Action": access.Action,
             "creatable_types": lambda: access.creatable_types(current_user),
+            "can_administer": lambda: access.can_administer(current_user),
+            "can_read_audit_trail": lambda: access.can_read_audit_trail(current_user),
             "DocumentType": DocumentType,
             "DocumentStatus": DocumentStatus,
         }

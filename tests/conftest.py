@@ -8,12 +8,15 @@ states and commitments. Set TEST_DATABASE_URL to run the suite on PostgreSQL.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -85,7 +88,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+def app(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     """An app on empty tables holding only the canonical states and commitments."""
     app = create_app(
         {
@@ -94,6 +97,10 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "SERVER_NAME": "portal.test",
             "CONTENT_DIR": str(CONTENT_DIR),
             "SEARCH_INDEX_DIR": str(tmp_path / "search-index"),
+            "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            # Tests sign in many accounts from one address; tests/test_security.py
+            # turns throttling on where it is the subject.
+            "RATELIMIT_ENABLED": request.node.get_closest_marker("throttled") is not None,
         }
     )
     app.test_client_class = IsolatedClient
@@ -155,13 +162,35 @@ def edit_document(document: Document, **changes: Any) -> None:
     db.session.commit()
 
 
+def enrol_two_factor(user: User) -> None:
+    """Turn on two-factor sign-in for `user` as enrolment would (secret stored, no codes)."""
+    user.totp_secret = pyotp.random_base32(32)
+    user.totp_enabled_at = dt.datetime.now(dt.UTC)
+    db.session.commit()
+
+
+def totp_code(user: User) -> str:
+    """A valid code for `user` that was not used yet (the next time step if needed)."""
+    db.session.refresh(user)
+    totp = pyotp.TOTP(user.totp_secret)
+    counter = int(time.time()) // totp.interval
+    if user.totp_last_counter is not None and counter <= user.totp_last_counter:
+        counter = user.totp_last_counter + 1
+    return totp.generate_otp(counter)
+
+
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
-    """Create an approved account: make_user(role, state='FR', email=None, **kwargs)."""
+    """Create an approved account: make_user(role, state='FR', email=None, **kwargs).
+
+    Government and secretariat accounts get two-factor sign-in unless
+    `two_factor=False` (they need it to read `government` documents).
+    """
     counter = iter(range(1, 10_000))
 
     def make(role: Role | str, state_code: str | None = None, **kwargs: Any) -> User:
         role = Role(role)
+        two_factor = kwargs.pop("two_factor", role in (Role.GOVERNMENT, Role.SECRETARIAT))
         if role is Role.GOVERNMENT and state_code is None:
             state_code = "FR"
         email = kwargs.pop("email", f"{role.value}.{state_code or 'x'}.{next(counter)}@example.org")
@@ -174,17 +203,25 @@ def make_user(app: Flask) -> Callable[..., User]:
             **kwargs,
         )
         db.session.commit()
+        if two_factor:
+            enrol_two_factor(user)
         return user
 
     return make
 
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    """Sign in through the real form, as a browser would."""
+    """Sign in through the real forms, as a browser would, typing a code when asked."""
     token = csrf_token(client)
-    return client.post(
+    response = client.post(
         "/auth/sign-in", data={"email": email, "password": password, "csrf_token": token}
     )
+    if response.status_code == 302 and "/auth/sign-in/code" in response.location:
+        user = db.session.scalars(select(User).where(User.email == email.lower())).one()
+        code = totp_code(user)
+        token = csrf_token(client, "/auth/sign-in/code")
+        response = client.post("/auth/sign-in/code", data={"code": code, "csrf_token": token})
+    return response
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from portal.access import (
 from portal.documents.services import DocumentFields, create_document, update_document
 from portal.extensions import db
 from portal.models import Document, DocumentStatus, DocumentType, Role, User, Visibility
-from tests.conftest import PASSWORD, commitments, csrf_token, sign_in, state
+from tests.conftest import PASSWORD, commitments, csrf_token, enrol_two_factor, sign_in, state
 
 PUBLIC, PARTICIPANTS, GOVERNMENT = Visibility.PUBLIC, Visibility.PARTICIPANTS, Visibility.GOVERNMENT
 PUBLISHED, DRAFT, WITHDRAWN = (
@@ -54,15 +54,17 @@ REVIEW, PRACTICE, OUTCOME, PAGE = (
 )
 Y, N = True, False
 
-#: The accounts behind each reader: (role, state, approved); the visitor has none.
-ACCOUNTS: dict[str, tuple[Role, str | None, bool] | None] = {
+#: The accounts behind each reader: (role, state, approved, two-factor); the visitor has none.
+ACCOUNTS: dict[str, tuple[Role, str | None, bool, bool] | None] = {
     "visitor": None,
-    "unapproved": (Role.GOVERNMENT, "FR", False),
-    "civil_society": (Role.CIVIL_SOCIETY, None, True),
-    "industry": (Role.INDUSTRY, None, True),
-    "government": (Role.GOVERNMENT, "FR", True),
-    "other_government": (Role.GOVERNMENT, "DE", True),
-    "secretariat": (Role.SECRETARIAT, None, True),
+    "unapproved": (Role.GOVERNMENT, "FR", False, True),
+    "civil_society": (Role.CIVIL_SOCIETY, None, True, False),
+    "industry": (Role.INDUSTRY, None, True, False),
+    "government": (Role.GOVERNMENT, "FR", True, True),
+    "government_without_2fa": (Role.GOVERNMENT, "FR", True, False),
+    "other_government": (Role.GOVERNMENT, "DE", True, True),
+    "secretariat": (Role.SECRETARIAT, None, True, True),
+    "secretariat_without_2fa": (Role.SECRETARIAT, None, True, False),
 }
 READERS = list(ACCOUNTS)
 
@@ -82,11 +84,14 @@ READS_FRENCH_NOTE: dict[str, tuple[bool, ...]] = {
     "government":       (Y,  Y,  Y,    Y,  Y,  Y,    Y,  Y,  Y),
     "other_government": (Y,  N,  N,    Y,  N,  N,    Y,  N,  N),
     "secretariat":      (Y,  Y,  Y,    Y,  Y,  Y,    Y,  Y,  Y),
+    # Without two-factor sign-in nobody reads `government` documents, not even their own.
+    "government_without_2fa":  (Y,  Y,  Y,    Y,  Y,  Y,    N,  N,  N),
+    "secretariat_without_2fa": (Y,  Y,  Y,    Y,  Y,  Y,    N,  N,  N),
 }
 # fmt: on
 
 #: Who reads a civil-society user's draft review of France (not the owning state's note).
-READS_PEERS_DRAFT_REVIEW = {"secretariat"}
+READS_PEERS_DRAFT_REVIEW = {"secretariat", "secretariat_without_2fa"}
 
 #: Types each writer may open /documents/new for (BRIEF.md's "create" rows).
 # fmt: off
@@ -145,9 +150,14 @@ _CHEAP_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
 
 
 def add_account(
-    role: Role, state_code: str | None = None, *, approved: bool = True, active: bool = True
+    role: Role,
+    state_code: str | None = None,
+    *,
+    approved: bool = True,
+    active: bool = True,
+    two_factor: bool | None = None,
 ) -> User:
-    """An account that can sign in with PASSWORD."""
+    """An account that can sign in with PASSWORD (and a code, for government and secretariat)."""
     number = next(_emails)
     user = User(
         email=f"{role.value}.{number}@example.org",
@@ -160,6 +170,8 @@ def add_account(
     )
     db.session.add(user)
     db.session.commit()
+    if two_factor if two_factor is not None else role in (Role.GOVERNMENT, Role.SECRETARIAT):
+        enrol_two_factor(user)
     return user
 
 
@@ -168,8 +180,8 @@ def reader_account(reader: str) -> User | None:
     spec = ACCOUNTS[reader]
     if spec is None:
         return None
-    role, state_code, approved = spec
-    return add_account(role, state_code, approved=approved)
+    role, state_code, approved, two_factor = spec
+    return add_account(role, state_code, approved=approved, two_factor=two_factor)
 
 
 def become(client: FlaskClient, user: User | None) -> None:

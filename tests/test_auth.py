@@ -119,7 +119,7 @@ def test_users_create_prompts_for_the_password(app, client):
         (["--role", "government"], "government accounts need a state"),
         (["--role", "industry", "--state", "FR"], "other roles must not have one"),
         (["--role", "government", "--state", "ZZ"], "no state with code"),
-        (["--role", "industry", "--password", "short"], "at least 10 characters"),
+        (["--role", "industry", "--password", "short"], "at least 12 characters"),
         (["--role", "pope"], "Invalid value for '--role'"),
     ],
 )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from portal.extensions import db, login_manager
-from portal.models import User
+from portal.auth import sessions
+from portal.extensions import login_manager
 
 
 def init_app(app: Flask) -> None:
     """Register the user loader and the auth blueprint."""
+    from portal.auth import onboarding  # noqa: F401  (adds its routes to bp)
     from portal.auth.views import bp
 
     login_manager.login_view = "auth.sign_in"
@@ -17,8 +18,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
-
+    login_manager.user_loader(sessions.load_user)
+    sessions.init_app(app)
     app.register_blueprint(bp)

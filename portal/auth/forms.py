@@ -1,8 +1,19 @@
-"""Sign-in form."""
+"""Forms of the auth area: sign-in, two-factor, passwords, onboarding."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp
+
+from portal.auth.passwords import PASSWORD_HINT, password_problem
 
 
 class SignInForm(FlaskForm):
@@ -10,4 +21,178 @@ class SignInForm(FlaskForm):
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    remember = BooleanField("Keep me signed in on this device")
+
+
+class CodeForm(FlaskForm):
+    """A six-digit code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        "Code",
+        validators=[DataRequired(), Length(max=32)],
+        description="The six digits your authenticator app shows, or one of your recovery codes.",
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "spellcheck": "false"},
+    )
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """Asks for the current password before a sensitive change."""
+
+    password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+
+
+class ChangePasswordForm(FlaskForm):
+    """The current password and a new one, twice."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=1024)],
+        description="At least 12 characters; not a common password.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new", message="The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+# -- Onboarding: requesting access, invitations, password reset ----------------------------
+
+_EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL_MESSAGE = "Enter an email address, like name@example.org."
+_EMAIL_SHAPE = Regexp(_EMAIL_PATTERN, message=_EMAIL_MESSAGE)
+
+
+def _new_password_field(label: str = "Password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired(), Length(max=1024)],
+        description=PASSWORD_HINT,
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _confirm_field(label: str = "Password again") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password, twice, checked against the rules for the account it is for.
+
+    The view sets `account_email` and `account_name`, unless the form asks for them.
+    """
+
+    account_email = ""
+    account_name = ""
+    password = _new_password_field()
+    confirm = _confirm_field()
+
+    def account_identity(self) -> tuple[str, str]:
+        """The email and name of the account the password is for."""
+        return self.account_email, self.account_name
+
+    def validate_password(self, field: PasswordField) -> None:
+        """Apply the password rules (portal/auth/passwords.py) to this account."""
+        email, name = self.account_identity()
+        problem = password_problem(field.data or "", email=email or "", name=name or "")
+        if problem:
+            raise ValidationError(problem)
+
+
+class RequestAccessForm(NewPasswordForm):
+    """Industry and civil society ask for an account."""
+
+    name = StringField(
+        "Full name",
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "name"},
+    )
+    organisation = StringField(
+        "Organisation",
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "organization"},
+    )
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Length(max=254), _EMAIL_SHAPE],
+        render_kw={"autocomplete": "email"},
+    )
+    role = RadioField(
+        "You are joining as",
+        choices=[
+            SelectChoice("industry", "Industry: an exporter, a compliance officer"),
+            SelectChoice("civil_society", "Civil society: an NGO, a researcher, a journalist"),
+        ],
+        validators=[InputRequired(message="Choose one.")],
+    )
+    reason = TextAreaField(
+        "Why you would like access",
+        validators=[DataRequired(), Length(max=2000)],
+        description="A few sentences for the secretariat, who review every request.",
+    )
+    # Declared again so the fields come after the others on the page.
+    password = _new_password_field()
+    confirm = _confirm_field()
+
+    def account_identity(self) -> tuple[str, str]:
+        """The email and name typed into this form."""
+        return self.email.data or "", self.name.data or ""
+
+
+class AcceptInvitationForm(NewPasswordForm):
+    """The invited person's name, organisation and password (email, role, state are fixed)."""
+
+    name = StringField(
+        "Full name",
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "name"},
+    )
+    organisation = StringField(
+        "Organisation (optional)",
+        validators=[Optional(), Length(max=200)],
+        description="For government officials: your ministry or agency.",
+        render_kw={"autocomplete": "organization"},
+    )
+    password = _new_password_field()
+    confirm = _confirm_field()
+
+    def account_identity(self) -> tuple[str, str]:
+        """The invitation's email (set by the view) and the name typed here."""
+        return self.account_email, self.name.data or ""
+
+
+class ResetPasswordForm(NewPasswordForm):
+    """A new password chosen with a reset link."""
+
+    password = _new_password_field("New password")
+    confirm = _confirm_field("New password again")
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The email of the account whose password was forgotten."""
+
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class InviteForm(FlaskForm):
+    """Whom to invite; the view fills the choices from what the inviter may do."""
+
+    email = EmailField(
+        "Email of the person to invite",
+        validators=[DataRequired(), Length(max=254), _EMAIL_SHAPE],
+    )
+    role = SelectField("Role", validators=[InputRequired()])
+    state = SelectField(
+        "State",
+        validators=[Optional()],
+        description="Government invitations only: the state the official works for.",
+    )

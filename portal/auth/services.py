@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import cache
 
@@ -9,10 +10,10 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.audit import record_event
+from portal.auth.passwords import password_problem
 from portal.extensions import db
 from portal.models import Role, State, User
 
-MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -29,6 +30,11 @@ class AccountError(ValueError):
 def normalise_email(email: str) -> str:
     """Emails compare case-insensitively and without surrounding spaces."""
     return email.strip().lower()
+
+
+def is_email_address(text: str) -> bool:
+    """Does `text` look like an email address (something@domain.tld, no spaces)?"""
+    return len(text) <= 254 and _EMAIL.match(text) is not None
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -50,14 +56,15 @@ def create_user(
 ) -> User:
     """Create an account; government accounts need a state, others must not have one."""
     email = normalise_email(email)
-    if not _EMAIL.match(email):
+    if not is_email_address(email):
         raise AccountError(f"{email!r} is not an email address")
     if find_user_by_email(email) is not None:
         raise AccountError(f"an account for {email} already exists")
     if (role is Role.GOVERNMENT) != (state is not None):
         raise AccountError("government accounts need a state; other roles must not have one")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    problem = password_problem(password, email=email, name=name)
+    if problem:
+        raise AccountError(problem)
     user = User(
         email=email,
         name=name.strip() or email,
@@ -84,3 +91,19 @@ def authenticate(email: str, password: str) -> User | None:
     if not user.check_password(password) or not user.active:
         return None
     return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every session of the account ends.
+
+    Raises AccountError with a message for the form.
+    """
+    if not user.check_password(current):
+        raise AccountError("The current password is not right.")
+    problem = password_problem(new, email=user.email, name=user.name)
+    if problem:
+        raise AccountError(problem)
+    user.set_password(new)
+    user.password_changed_at = dt.datetime.now(dt.UTC)
+    user.session_version += 1
+    record_event(user, "user.password_change", user)

@@ -165,7 +165,14 @@ def create_document(
     db.session.add(document)
     _add_revision(document, user, document.title, fields.source, summary)
     db.session.flush()
-    record_event(user, "document.create", document, slug=document.slug, status=document.status)
+    record_event(
+        user,
+        "document.create",
+        document,
+        content=fields.source,
+        slug=document.slug,
+        status=document.status,
+    )
     log_search_change(document.id)
     return document
 
@@ -209,6 +216,7 @@ def update_document(
             user,
             "document.update",
             document,
+            content=fields.source,
             changes=changes,
             revision=revision.number if revision else None,
         )
@@ -240,13 +248,13 @@ def withdraw_document(user: Any, document: Document, reason: str = "") -> None:
     log_search_change(document.id)
 
 
-def restore_document(user: Any, document: Document) -> None:
+def restore_document(user: Any, document: Document, reason: str = "") -> None:
     """Restore a withdrawn document to published."""
     authorize(user, Action.RESTORE, document)
     if document.status is not DocumentStatus.WITHDRAWN:
         raise InvalidTransition("Only a withdrawn document can be restored.")
     _set_status(document, DocumentStatus.PUBLISHED)
-    record_event(user, "document.restore", document)
+    record_event(user, "document.restore", document, reason=reason)
     log_search_change(document.id)
 
 

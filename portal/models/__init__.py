@@ -35,7 +35,8 @@ def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
 
 
 # Imported after Base exists: each module subclasses it.
-from portal.models.audit import AuditEvent  # noqa: E402
+from portal.models.accounts import Invitation, PasswordReset, RecoveryCode  # noqa: E402
+from portal.models.audit import AuditChainHead, AuditEvent  # noqa: E402
 from portal.models.documents import (  # noqa: E402
     Document,
     DocumentStatus,
@@ -48,12 +49,16 @@ from portal.models.states import Commitment, State  # noqa: E402
 from portal.models.users import Role, User  # noqa: E402
 
 __all__ = [
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "Commitment",
     "Document",
     "DocumentStatus",
     "DocumentType",
+    "Invitation",
+    "PasswordReset",
+    "RecoveryCode",
     "Revision",
     "Role",
     "SearchChange",

@@ -1,28 +1,51 @@
-"""Append-only record of who changed what, and when."""
+"""Append-only, hash-chained record of who changed what, when and from where."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, func
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.models import Base
 
 
 class AuditEvent(Base):
-    """One change made through a service: never updated or deleted by the application."""
+    """One change made through a service: never updated or deleted by the application.
+
+    `hash` covers every other column and the previous event's hash, so editing or
+    deleting a row breaks the chain (`flask audit verify`).
+    """
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Position in the chain: 1, 2, 3... with no gaps (database ids may have gaps).
+    sequence: Mapped[int] = mapped_column(Integer, unique=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # Who acted when there is no account: "content-loader", "cli".
     actor_label: Mapped[str] = mapped_column(String(254))
-    action: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(60), index=True)
     object_type: Mapped[str] = mapped_column(String(60))
     object_id: Mapped[int | None]
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    # SHA-256 of the object's new content (a revision's text, an account's new settings).
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(Base):
+    """The single row holding the chain's length and last hash.
+
+    Appending locks this row first, so concurrent transactions extend the chain one
+    after the other; deleting the newest events shows up as a length mismatch.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    length: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -6,7 +6,17 @@ import datetime as dt
 import enum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -52,6 +62,20 @@ class User(UserMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Onboarding: why someone asked for access, and the secretariat's decision.
+    access_reason: Mapped[str | None] = mapped_column(Text)
+    declined: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A government user the secretariat trusts to invite colleagues of the same state.
+    is_focal_point: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Part of the session identifier: raising it signs the account out everywhere.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Two-factor sign-in (TOTP). The last accepted time step refuses a replayed code.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_last_counter: Mapped[int | None] = mapped_column(Integer)
 
     state: Mapped[State | None] = relationship()
 
@@ -59,6 +83,20 @@ class User(UserMixin, Base):
     def is_active(self) -> bool:
         """Flask-Login refuses to sign in a deactivated account."""
         return self.active
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        """True once the user has enrolled an authenticator app."""
+        return self.totp_enabled_at is not None
+
+    @property
+    def pending_approval(self) -> bool:
+        """Asked for access and not yet approved or declined."""
+        return not self.approved and not self.declined
+
+    def get_id(self) -> str:
+        """The session identifier: the id and the session version (see `session_version`)."""
+        return f"{self.id}.{self.session_version}"
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of the password (werkzeug's default)."""

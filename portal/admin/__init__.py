@@ -1,0 +1,1 @@
+"""Administration by the secretariat, and the audit-trail browser."""

@@ -1,0 +1,79 @@
+"""Signed-in sessions: starting one, the half-way state of two-factor sign-in, timeouts.
+
+Sessions are Flask's signed cookies (Secure, HttpOnly, SameSite set in config). The
+user loader compares the account's `session_version`, so raising it (password change,
+two-factor change, deactivation, role change) ends every session of the account.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, current_app, flash, session
+from flask_login import current_user, login_user, logout_user
+
+from portal.extensions import db
+from portal.models import User
+
+PENDING_KEY = "two_factor_pending"
+#: Minutes a user has to type the code after the password was accepted.
+PENDING_MINUTES = 5
+
+
+def start_session(user: User) -> None:
+    """Sign `user` in on this browser (after every factor was checked)."""
+    session.pop(PENDING_KEY, None)
+    session.permanent = True  # PERMANENT_SESSION_LIFETIME bounds it
+    login_user(user)
+    now = int(time.time())
+    session["signed_in_at"] = now
+    session["seen_at"] = now
+
+
+def await_second_factor(user: User) -> None:
+    """Remember that the password was right; the code is asked next."""
+    session[PENDING_KEY] = {"id": user.get_id(), "at": int(time.time())}
+
+
+def pending_user() -> User | None:
+    """The account whose password was accepted here in the last few minutes, if any."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    if int(time.time()) - int(pending.get("at", 0)) > PENDING_MINUTES * 60:
+        session.pop(PENDING_KEY, None)
+        return None
+    return load_user(str(pending.get("id", "")))
+
+
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's user loader: the account if active and the session version matches."""
+    user_id, _, version = session_id.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def _expire_idle_sessions() -> None:
+    """Sign out a session idle longer than SESSION_IDLE_MINUTES or older than its lifetime."""
+    if not current_user.is_authenticated:
+        return
+    now = int(time.time())
+    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    seen, started = session.get("seen_at", 0), session.get("signed_in_at", 0)
+    if now - seen > idle or now - started > lifetime:
+        logout_user()
+        for key in ("seen_at", "signed_in_at"):
+            session.pop(key, None)
+        flash("You were signed out after a period without activity. Please sign in again.", "info")
+    elif now - seen >= 60:  # refresh at most once a minute: fewer cookie rewrites
+        session["seen_at"] = now
+
+
+def init_app(app: Flask) -> None:
+    """Check timeouts before every request."""
+    app.before_request(_expire_idle_sessions)

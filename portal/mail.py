@@ -1,0 +1,80 @@
+"""Outgoing mail: SMTP when MAIL_SERVER is set, otherwise the log and instance/outbox/.
+
+A pilot runs without a mail server: each message is written to the outbox as an
+.eml file (readable by any mail client) and its subject and recipient to the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from flask import current_app
+
+log = logging.getLogger("portal.mail")
+
+
+def outbox_dir() -> Path:
+    """Where messages go when no SMTP server is configured."""
+    configured = current_app.config.get("MAIL_OUTBOX_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "outbox"
+
+
+def _message(to: str, subject: str, body: str) -> EmailMessage:
+    config = current_app.config
+    message = EmailMessage()
+    message["From"] = config.get("MAIL_FROM", "ECHRI Practice Portal <no-reply@localhost>")
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="echri-portal")
+    message.set_content(body)
+    return message
+
+
+def _write_to_outbox(message: EmailMessage) -> Path:
+    directory = outbox_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    path = directory / f"{stamp}-{secrets.token_hex(4)}.eml"
+    # Links in these messages are secrets: readable by the portal's user only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(message.as_bytes())
+    return path
+
+
+def _send_smtp(message: EmailMessage) -> None:
+    config = current_app.config
+    port = int(config.get("MAIL_PORT") or 587)
+    smtp_class = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+    with smtp_class(config["MAIL_SERVER"], port, timeout=20) as smtp:
+        if config.get("MAIL_USE_TLS", True) and smtp_class is smtplib.SMTP:
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        smtp.send_message(message)
+
+
+def send_mail(to: str, subject: str, body: str) -> None:
+    """Send a plain-text message (or keep it in the outbox when there is no SMTP server).
+
+    A failing SMTP server is logged, and the message kept in the outbox, rather than
+    failing the request that sent it: the person can ask for the link again.
+    """
+    message = _message(to, subject, body)
+    if current_app.config.get("MAIL_SERVER"):
+        try:
+            _send_smtp(message)
+            log.info("mail sent to %s: %s", to, subject)
+            return
+        except (OSError, smtplib.SMTPException):
+            log.exception("mail to %s could not be sent; kept in the outbox", to)
+    path = _write_to_outbox(message)
+    log.info("mail to %s (%s) written to %s", to, subject, path)

@@ -1,0 +1,125 @@
+"""Protections around every request: proxy headers, throttling, security headers.
+
+Throttled endpoints are listed here, in one table, rather than decorated where they
+are defined, so the whole throttling policy reads in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, Response, request, session
+from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.errors import render_error
+from portal.extensions import limiter
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        # data: for small inline icons; no external hosts, so a reader's address stays here.
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _submitted_email() -> str:
+    """The email typed into the form, normalised: attempts on one account count together."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"email:{email}" if email else f"address:{get_remote_address()}"
+
+
+def _pending_account() -> str:
+    """The account half-way through two-factor sign-in (its code attempts count together)."""
+    pending = session.get("two_factor_pending")
+    account = pending.get("id", "") if isinstance(pending, dict) else ""
+    return f"account:{str(account).partition('.')[0]}" if account else get_remote_address()
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A limit on POSTs to an endpoint, counted per address or per `key`."""
+
+    limit: str
+    key: str = "address"
+
+
+_KEYS = {"address": get_remote_address, "email": _submitted_email, "account": _pending_account}
+
+#: endpoint -> limits on its POSTs. The messages never say whether an account exists.
+THROTTLES: dict[str, tuple[Throttle, ...]] = {
+    "auth.sign_in": (Throttle("20 per 10 minutes"), Throttle("8 per 10 minutes", "email")),
+    "auth.two_factor_code": (Throttle("10 per 10 minutes"), Throttle("5 per 5 minutes", "account")),
+    "auth.request_access": (Throttle("5 per hour"),),
+    "auth.forgot_password": (Throttle("10 per hour"), Throttle("3 per hour", "email")),
+    "auth.reset_password": (Throttle("10 per hour"),),
+    "auth.accept_invitation": (Throttle("10 per hour"),),
+    "auth.invite": (Throttle("30 per hour"),),
+    "auth.change_password_page": (Throttle("10 per hour"),),
+    "auth.two_factor_setup": (Throttle("10 per 10 minutes"),),
+}
+
+
+def _throttle_endpoints(app: Flask) -> None:
+    for endpoint, throttles in THROTTLES.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            raise RuntimeError(f"throttled endpoint {endpoint} does not exist")
+        for throttle in throttles:
+            view = limiter.limit(
+                throttle.limit,
+                key_func=_KEYS[throttle.key],
+                methods=["POST"],
+                scope=f"{endpoint}:{throttle.key}",
+            )(view)
+        app.view_functions[endpoint] = view
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Trust the configured proxies, throttle, and add security headers to every response.
+
+    Call after every blueprint is registered: throttles wrap existing views.
+    """
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
+    limiter.init_app(app)
+    _throttle_endpoints(app)
+    app.after_request(_security_headers)
+
+    @app.errorhandler(RateLimitExceeded)
+    def throttled(error: RateLimitExceeded) -> ResponseReturnValue:
+        # The same page whether or not the account exists; the limit itself is not shown.
+        app.logger.warning("throttled %s %s: %s", request.method, request.path, error.description)
+        body, status = render_error(429)  # type: ignore[misc]
+        return body, status, {"Retry-After": "60"}
