@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from portal import security
 from portal.config import load_config
 from portal.extensions import csrf, db, login_manager, migrate
 
@@ -22,14 +23,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
 
+    security.bound_url_integers(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from portal import auth, cli, errors, search, security, templating
+    from portal import auth, cli, errors, plenaries, search, templating
     from portal.admin.audit_views import bp as audit_bp
     from portal.admin.views import bp as admin_bp
+    from portal.comments.views import bp as comments_bp
     from portal.commitments.views import bp as commitments_bp
     from portal.documents.views import bp as documents_bp
     from portal.home.views import bp as home_bp
@@ -38,6 +41,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     for blueprint in (home_bp, documents_bp, commitments_bp, states_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(comments_bp)
+    plenaries.init_app(app)
     search.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

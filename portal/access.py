@@ -8,6 +8,7 @@ two tables are BRIEF.md's role table; `can` answers for one object,
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,16 +18,20 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from whoosh import query as whoosh_query
 
 from portal.models import (
+    Attribution,
     AuditEvent,
+    Comment,
     Document,
     DocumentStatus,
     DocumentType,
     Invitation,
     Role,
     State,
+    User,
     Visibility,
 )
 from portal.models.documents import STATE_TYPES
+from portal.models.plenaries import ActionItem, MinutesComment, MinutesStatus, Plenary
 
 #: Published visibilities each role may read; `None` is a visitor.
 READABLE: dict[Role | None, frozenset[Visibility]] = {
@@ -76,13 +81,24 @@ class AccessDenied(Exception):
     """Raised by `authorize` when the policy refuses an action; shown as a 403."""
 
 
+#: Roles that must enrol two-factor sign-in: the secretariat before it can do anything
+#: beyond what a visitor does, governments before they read `government` documents.
+SECOND_FACTOR_ROLES = frozenset({Role.GOVERNMENT, Role.SECRETARIAT})
+
+
 def effective_role(user: Any) -> Role | None:
-    """The user's role, or None for visitors, unapproved and deactivated accounts."""
+    """The user's role, or None for visitors, unapproved and deactivated accounts.
+
+    A secretariat account acts as a visitor until it has two-factor sign-in: its reach
+    (every draft, every account, administration, invitations) is too wide for a password.
+    """
     if isinstance(user, SystemActor):
         return Role.SECRETARIAT
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     if not (user.active and user.approved):
+        return None
+    if user.role is Role.SECRETARIAT and not has_second_factor(user):
         return None
     return user.role
 
@@ -90,6 +106,18 @@ def effective_role(user: Any) -> Role | None:
 def has_second_factor(user: Any) -> bool:
     """Has the user enrolled two-factor sign-in (and so passed it to be signed in)?"""
     return isinstance(user, SystemActor) or bool(getattr(user, "two_factor_enabled", False))
+
+
+def needs_second_factor(user: Any) -> bool:
+    """An approved, active account whose role needs two-factor sign-in it has not enrolled."""
+    return (
+        getattr(user, "is_authenticated", False)
+        and not isinstance(user, SystemActor)
+        and user.active
+        and user.approved
+        and user.role in SECOND_FACTOR_ROLES
+        and not has_second_factor(user)
+    )
 
 
 def readable_visibilities(user: Any) -> frozenset[Visibility]:
@@ -211,6 +239,31 @@ def _owned_documents(user: Any, role: Role | None) -> ColumnElement[bool]:
     return false()
 
 
+def author_label(viewer: Any, author: Any) -> str:
+    """How `author` is named to `viewer`: a civil-society author who signs as their
+    organisation or a pseudonym is named by their own name only to the secretariat.
+
+    Every page, history, comment, trail, feed and export that names a person uses this.
+    """
+    if author is None:
+        return "ECHRI secretariat"
+    signed = _signature(author)
+    if signed is None:
+        return author.name
+    if effective_role(viewer) is Role.SECRETARIAT:
+        return f"{author.name} (published as {signed})"
+    return signed
+
+
+def _signature(author: Any) -> str | None:
+    """The organisation or pseudonym a civil-society author signs with, if not their name."""
+    if author.role is not Role.CIVIL_SOCIETY or author.attribution is Attribution.NAME:
+        return None
+    if author.attribution is Attribution.ORGANISATION:
+        return author.organisation or "A civil-society organisation"
+    return author.pseudonym or "A civil-society author"
+
+
 def can_administer(user: Any) -> bool:
     """May the user administer the portal (accounts, states, withdrawals)?
 
@@ -230,7 +283,7 @@ def can_invite(user: Any, role: Role, state: State | None) -> bool:
     The secretariat may invite any role (a state for government, none otherwise); a
     state's focal point may invite government users of that state only; nobody else.
     """
-    if (role is Role.GOVERNMENT) != (state is not None):
+    if role.has_state != (state is not None):
         return False
     if effective_role(user) is Role.SECRETARIAT:
         return True
@@ -240,6 +293,25 @@ def can_invite(user: Any, role: Role, state: State | None) -> bool:
         and state is not None
         and state.id == user.state_id
     )
+
+
+#: Roles people may ask for themselves; the others join only by invitation.
+REQUESTABLE_ROLES = (Role.INDUSTRY, Role.CIVIL_SOCIETY)
+
+
+def invitable_state_ids(user: Any) -> frozenset[int] | None:
+    """States `user` may bind a government invitation to; None means any state."""
+    if effective_role(user) is Role.SECRETARIAT:
+        return None
+    return frozenset({user.state_id}) if is_focal_point(user) else frozenset()
+
+
+def visible_invitations(user: Any) -> ColumnElement[bool]:
+    """SQL condition: every invitation for the secretariat, otherwise those the user issued."""
+    if effective_role(user) is Role.SECRETARIAT:
+        return true()
+    user_id = getattr(user, "id", None)
+    return Invitation.invited_by_id == user_id if isinstance(user_id, int) else false()
 
 
 def invitable_roles(user: Any) -> list[Role]:
@@ -324,3 +396,217 @@ def _owned_in_search(user: Any, role: Role | None) -> whoosh_query.Query | None:
     if role is Role.GOVERNMENT and user.state is not None:
         return whoosh_query.Term("owner_state", user.state.code.lower())
     return None
+
+
+# -- Comments ----------------------------------------------------------------------------
+# A comment has no visibility of its own: it is read exactly when its document is.
+
+#: How long after writing a comment its author may still edit it.
+COMMENT_EDIT_MINUTES = 15
+
+
+def can_read_comment(user: Any, comment: Comment) -> bool:
+    """May the user read this comment (or know it exists)? Exactly when its document."""
+    return can(user, Action.READ, comment.document)
+
+
+def visible_comments(user: Any) -> ColumnElement[bool]:
+    """SQL condition selecting exactly the comments `can_read_comment` allows."""
+    return Comment.document_id.in_(select(Document.id).where(visible_documents(user)))
+
+
+def can_comment(user: Any, document: Document) -> bool:
+    """Signed-in, approved people comment on what they may read; processes never do."""
+    return (
+        not isinstance(user, SystemActor)
+        and effective_role(user) is not None
+        and can(user, Action.READ, document)
+    )
+
+
+def can_read_hidden_comment(user: Any) -> bool:
+    """May the user read the text of a comment the secretariat hid? Only moderators."""
+    return can_moderate_comments(user)
+
+
+def can_edit_comment(user: Any, comment: Comment, now: dt.datetime) -> bool:
+    """Its author, within COMMENT_EDIT_MINUTES of writing it, while it is not hidden."""
+    if comment.is_hidden or comment.author_id != getattr(user, "id", None):
+        return False
+    created = comment.created_at
+    if created.tzinfo is None:  # SQLite keeps no zone; the portal stores UTC
+        created = created.replace(tzinfo=dt.UTC)
+    window = dt.timedelta(minutes=COMMENT_EDIT_MINUTES)
+    return now - created <= window and can_comment(user, comment.document)
+
+
+def has_flagged_comment(user: Any, comment: Comment) -> bool:
+    """Has the user already flagged this comment?"""
+    user_id = getattr(user, "id", None)
+    return user_id is not None and any(flag.user_id == user_id for flag in comment.flags)
+
+
+def can_flag_comment(user: Any, comment: Comment) -> bool:
+    """Any participant who may comment on the document flags someone else's shown comment, once."""
+    return (
+        can_comment(user, comment.document)
+        and comment.author_id != user.id
+        and not comment.is_hidden
+        and not has_flagged_comment(user, comment)
+    )
+
+
+def can_moderate_comments(user: Any) -> bool:
+    """Hide and restore comments, read the moderation queue: the secretariat (with 2FA)."""
+    return can_administer(user)
+
+
+# -- Plenaries and action items ----------------------------------------------------------
+
+
+def can_read_plenary(user: Any, plenary: Plenary) -> bool:
+    """May the user read a plenary's record (agenda, decisions, adopted minutes, action items)?"""
+    return plenary.visibility in readable_visibilities(user)
+
+
+def visible_plenaries(user: Any) -> ColumnElement[bool]:
+    """SQL condition selecting exactly the plenaries `can_read_plenary` allows."""
+    readable = readable_visibilities(user)
+    return Plenary.visibility.in_(sorted(readable)) if readable else false()
+
+
+def can_manage_plenaries(user: Any) -> bool:
+    """Record plenaries, write and move minutes through their life cycle, set action items."""
+    return can_administer(user)
+
+
+def is_participating_delegation(user: Any, plenary: Plenary) -> bool:
+    """A government user of a state that took part in the plenary, signed in with two factors
+    (drafts are shared between governments, like `government` documents).
+    """
+    if effective_role(user) is not Role.GOVERNMENT or user.state_id is None:
+        return False
+    if not has_second_factor(user):
+        return False
+    return any(state.id == user.state_id for state in plenary.participants)
+
+
+def can_read_draft_minutes(user: Any, plenary: Plenary) -> bool:
+    """Unadopted minutes and the delegations' comments: the secretariat always; delegations of
+    participating states once the draft was circulated to them; nobody else, ever.
+    """
+    if not can_read_plenary(user, plenary):
+        return False
+    if can_manage_plenaries(user):
+        return True
+    return plenary.circulated_at is not None and is_participating_delegation(user, plenary)
+
+
+def can_comment_on_minutes(user: Any, plenary: Plenary, now: dt.datetime) -> bool:
+    """A participating delegation, while the draft is circulated and before its deadline."""
+    deadline = plenary.comment_deadline
+    if deadline is None or plenary.minutes_status is not MinutesStatus.CIRCULATED:
+        return False
+    if deadline.tzinfo is None:  # SQLite drops the zone; stored values are UTC
+        deadline = deadline.replace(tzinfo=dt.UTC)
+    return (
+        now < deadline
+        and can_read_plenary(user, plenary)
+        and is_participating_delegation(user, plenary)
+    )
+
+
+def can_withdraw_objection(user: Any, comment: MinutesComment) -> bool:
+    """A delegation withdraws its own state's open objection, before adoption."""
+    return (
+        comment.is_open_objection
+        and comment.state_id is not None
+        and effective_role(user) is Role.GOVERNMENT
+        and user.state_id == comment.state_id
+    )
+
+
+def can_update_action_item(user: Any, item: ActionItem) -> bool:
+    """Change an action item's status: the secretariat, or a government user of an owner state."""
+    if not can_read_plenary(user, item.plenary):
+        return False
+    if can_manage_plenaries(user):
+        return True
+    return effective_role(user) is Role.GOVERNMENT and any(
+        state.id == user.state_id for state in item.owners
+    )
+
+
+# -- Assessments, responses and the matrix ------------------------------------------------
+
+
+def can_respond_to(user: Any, review: Document) -> bool:
+    """May `user` publish a response to `review`?
+
+    Government users of the reviewed state and the secretariat, to a published review
+    they may read.
+    """
+    if review.type is not DocumentType.REVIEW or review.status is not DocumentStatus.PUBLISHED:
+        return False
+    if not _can_read(user, review):
+        return False
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        return True
+    return (
+        role is Role.GOVERNMENT and review.state_id is not None and review.state_id == user.state_id
+    )
+
+
+def respondable_reviews(user: Any) -> ColumnElement[bool]:
+    """SQL condition selecting exactly the reviews `can_respond_to(user, r)` allows."""
+    role = effective_role(user)
+    if role is Role.SECRETARIAT:
+        own_state = true()
+    elif role is Role.GOVERNMENT and user.state_id is not None:
+        own_state = Document.state_id == user.state_id
+    else:
+        return false()
+    return and_(
+        Document.type == DocumentType.REVIEW,
+        Document.status == DocumentStatus.PUBLISHED,
+        visible_documents(user),
+        own_state,
+    )
+
+
+def published_evidence(user: Any) -> ColumnElement[bool]:
+    """SQL condition for what the matrix and side-by-side views count: published documents
+    the user may read (never their own drafts, so every reader of a role sees the same)."""
+    return and_(visible_documents(user), Document.status == DocumentStatus.PUBLISHED)
+
+
+def can_choose_attribution(user: Any) -> bool:
+    """May the user choose how their work is signed? Approved civil-society users."""
+    return effective_role(user) is Role.CIVIL_SOCIETY
+
+
+def default_organisation(user: Any) -> str | None:
+    """The organisation a new document of `user` names by default: none for a pseudonym."""
+    if getattr(user, "attribution", None) is Attribution.PSEUDONYM:
+        return None
+    return getattr(user, "organisation", None)
+
+
+def actor_label(viewer: Any, event: AuditEvent, actor: Any) -> str:
+    """How an audit event's actor is named to `viewer`: the stored label (an email) for the
+    secretariat, `author_label` for everyone else; system actors keep their label."""
+    if effective_role(viewer) is Role.SECRETARIAT or event.actor_id is None:
+        return event.actor_label
+    return author_label(viewer, actor) if actor is not None else "A former account"
+
+
+def actor_searchable_events(viewer: Any) -> ColumnElement[bool]:
+    """Events whose actor `viewer` may search for by name or email: all for the secretariat;
+    for others, none acted by a civil-society author who signs as someone else."""
+    if effective_role(viewer) is Role.SECRETARIAT:
+        return true()
+    signed = select(User.id).where(
+        User.role == Role.CIVIL_SOCIETY, User.attribution != Attribution.NAME
+    )
+    return or_(AuditEvent.actor_id.is_(None), AuditEvent.actor_id.not_in(signed))

@@ -1,20 +1,22 @@
 """The audit trail: every service that changes data appends a hash-chained event.
 
-Each event's hash covers its own columns and the previous event's hash, and the
-chain head (one row) holds the length and the newest hash. `verify_chain` recomputes
-everything, so an edited, deleted or re-ordered row is found and named.
+Each event's hash is an HMAC, keyed outside the database, of its own columns and the
+previous event's hash; the chain head (one row) holds the length and the newest hash.
+`verify_chain` recomputes everything, so an edited, deleted or re-ordered row is found
+and named, even by someone who could also rewrite the later rows and the head.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,7 +48,10 @@ def _timestamp(moment: dt.datetime) -> str:
 
 
 def event_hash(event: AuditEvent) -> str:
-    """The hash an event must carry, computed from its columns and `prev_hash`."""
+    """The hash an event must carry: an HMAC (keyed with AUDIT_KEY, which is not in the
+    database) of its columns and `prev_hash`. Someone who can edit the database but does
+    not hold the key cannot re-hash an edited row or re-link the chain after a deletion.
+    """
     payload = {
         "sequence": event.sequence,
         "occurred_at": _timestamp(event.occurred_at),
@@ -60,14 +65,26 @@ def event_hash(event: AuditEvent) -> str:
         "details": event.details,
         "prev_hash": event.prev_hash,
     }
-    return content_digest(payload)
+    return _mac(_canonical_json(payload))
+
+
+def _mac(text: str) -> str:
+    key = str(current_app.config["AUDIT_KEY"]).encode("utf-8")
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def head_seal(length: int, last_hash: str) -> str:
+    """The chain head's seal: binds its length to its newest hash under the key."""
+    return _mac(f"head:{length}:{last_hash}")
 
 
 def _chain_head(session: Session) -> AuditChainHead:
     """The chain head, locked for this transaction (created on an empty database)."""
     head = session.get(AuditChainHead, HEAD_ID, with_for_update=True, populate_existing=True)
     if head is None:
-        head = AuditChainHead(id=HEAD_ID, length=0, last_hash=GENESIS)
+        head = AuditChainHead(
+            id=HEAD_ID, length=0, last_hash=GENESIS, seal=head_seal(0, GENESIS)
+        )
         session.add(head)
         session.flush()
     return head
@@ -109,6 +126,7 @@ def record_event(
     )
     event.hash = event_hash(event)
     head.length, head.last_hash = event.sequence, event.hash
+    head.seal = head_seal(head.length, head.last_hash)
     db.session.add(event)
     return event
 
@@ -156,7 +174,10 @@ def _walk(session: Session, events: Iterable[AuditEvent]) -> ChainReport:
         previous, expected, count = event.hash, expected + 1, count + 1
     head = session.get(AuditChainHead, HEAD_ID)
     head_length, head_hash = (head.length, head.last_hash) if head else (0, GENESIS)
-    if head_length != count or head_hash != previous:
+    sealed = head is None or hmac.compare_digest(
+        head.seal or "", head_seal(head.length, head.last_hash)
+    )
+    if head_length != count or head_hash != previous or not sealed:
         return ChainReport(
             count,
             False,

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from portal.access import CONTENT_LOADER
 from portal.audit import verify_chain
 from portal.auth.services import AccountError, create_user
-from portal.content import document_files, load_content
+from portal.content import document_files, load_content, plenary_files
 from portal.demo import create_demo_accounts, demo_accounts
 from portal.extensions import db
 from portal.models import Role, State
+from portal.plenaries.cli import plenaries_cli
 from portal.search import deferred_indexing, search_index
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -73,14 +74,14 @@ def create_user_command(
 @content_cli.command("load")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 def load_content_command(directory: Path | None) -> None:
-    """Load states, commitments and documents from DIRECTORY (default: content/)."""
+    """Load states, commitments, documents and plenaries from DIRECTORY (default: content/)."""
     directory = directory or Path(current_app.config["CONTENT_DIR"])
     if not directory.is_dir():
         raise click.ClickException(f"{directory} is not a folder")
-    files = document_files(directory)
+    files = document_files(directory) + plenary_files(directory)
     bar = click.progressbar(
         files,
-        label=f"Loading {len(files)} documents",
+        label=f"Loading {len(files)} documents and plenaries",
         item_show_func=lambda p: p.name if p else None,
     )
     # One index update at the end instead of one per file.
@@ -93,6 +94,11 @@ def load_content_command(directory: Path | None) -> None:
         f"States: {report.states}. Commitments: {report.commitments}. Documents: "
         f"{len(report.created)} created, {len(report.revised)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.errors)} skipped."
+    )
+    outcomes = [outcome for _, outcome in report.plenaries]
+    click.echo(
+        f"Plenaries: {outcomes.count('created')} created, {outcomes.count('revised')} updated, "
+        f"{outcomes.count('unchanged')} unchanged."
     )
     for path, reason in report.errors:
         click.echo(f"  skipped {path}: {reason}", err=True)
@@ -140,5 +146,5 @@ def verify_audit_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (users_cli, content_cli, states_cli, demo_cli, audit_cli):
+    for group in (users_cli, content_cli, states_cli, demo_cli, audit_cli, plenaries_cli):
         app.cli.add_command(group)

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PRODUCTION_VALUES = {"production", "prod"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -50,9 +51,21 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
                 "refusing to start with a generated development key."
             )
         secret_key = _instance_secret_key(instance_path)
+    base_url = env.get("PORTAL_BASE_URL", "").strip().rstrip("/")
+    if production and not base_url.startswith("https://"):
+        raise RuntimeError(
+            "PORTAL_BASE_URL must be set to the portal's https:// address in production: "
+            "links in emails are built on it, never on a request's Host header."
+        )
     return {
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
+        "BASE_URL": base_url,
+        # In production only requests for the portal's own host are served.
+        "TRUSTED_HOSTS": [urlsplit(base_url).hostname] if production else None,
+        # Keys the audit trail's hashes: an edited row cannot be re-hashed from the
+        # database alone. Keep it stable (changing it makes old events fail verification).
+        "AUDIT_KEY": env.get("AUDIT_KEY") or secret_key,
         "SQLALCHEMY_DATABASE_URI": env.get(
             "DATABASE_URL", f"sqlite:///{instance_path / 'portal.sqlite3'}"
         ),
@@ -89,4 +102,6 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         # Lifetimes of emailed links.
         "INVITATION_VALID_DAYS": int(env.get("INVITATION_VALID_DAYS", 7)),
         "PASSWORD_RESET_VALID_MINUTES": int(env.get("PASSWORD_RESET_VALID_MINUTES", 60)),
+        # The matrix marks a cell stale when its latest evidence is older than this.
+        "MATRIX_STALE_MONTHS": int(env.get("MATRIX_STALE_MONTHS", 18)),
     }

@@ -1,9 +1,9 @@
 """Loads the canonical content/ folder (YAML and Markdown with front matter), idempotently.
 
 Layout: `states.yml`, `commitments/*.md` (front matter `number`, `title`; the body is
-the text) and `documents/**/*.md` (front matter keys in DOCUMENT_KEYS). Loading
-twice changes nothing; a changed file gives its document a new revision; a bad
-file is reported with its path and reason and skipped.
+the text), `documents/**/*.md` (front matter keys in DOCUMENT_KEYS) and `plenaries/*.md`
+(keys in portal/plenaries/loading.py). Loading twice changes nothing; a changed file gives
+its document a new revision; a bad file is reported with its path and reason and skipped.
 """
 
 from __future__ import annotations
@@ -30,12 +30,19 @@ from portal.documents.services import (
     update_document,
 )
 from portal.extensions import db
-from portal.models import Commitment, DocumentStatus, DocumentType, State, Visibility
+from portal.models import (
+    Assessment,
+    Commitment,
+    DocumentStatus,
+    DocumentType,
+    State,
+    Visibility,
+)
 from portal.models.documents import STATE_TYPES
 
 DOCUMENT_KEYS = frozenset(
     {"title", "type", "state", "organisation", "commitments", "visibility", "status",
-     "published", "slug", "lang"}
+     "published", "slug", "lang", "assessment", "responds_to"}
 )  # fmt: skip
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.DOTALL)
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -44,6 +51,10 @@ _LANG = re.compile(r"^[a-z]{2}$")
 
 class ContentError(ValueError):
     """A content file that cannot be loaded; the message says why."""
+
+
+class ReviewNotLoaded(ContentError):
+    """A response names a review not loaded (yet: its file may come later in the folder)."""
 
 
 @dataclass
@@ -56,6 +67,7 @@ class LoadReport:
     errors: list[tuple[Path, str]] = field(default_factory=list)
     states: int = 0
     commitments: int = 0
+    plenaries: list[tuple[int, str]] = field(default_factory=list)  # (number, outcome)
 
 
 def read_text(path: Path) -> str:
@@ -118,6 +130,28 @@ def load_commitment(path: Path) -> None:
     commitment.title, commitment.text = title.strip(), body.strip()
     db.session.add(commitment)
     db.session.commit()
+
+
+def plenary_files(directory: Path) -> list[Path]:
+    """The plenary files in content/plenaries, in a stable order."""
+    return sorted((directory / "plenaries").glob("*.md"))
+
+
+def load_plenary(path: Path) -> tuple[int, str]:
+    """Create or update one plenary from its file: (number, created|revised|unchanged)."""
+    from portal.plenaries.loading import load_plenary_text  # it builds on this module
+
+    return load_plenary_text(path, read_text(path))
+
+
+def load_plenary_file(path: Path, report: LoadReport) -> None:
+    """Load one plenary file in its own transaction, recording the outcome in `report`."""
+    try:
+        report.plenaries.append(load_plenary(path))
+        db.session.commit()
+    except ContentError as error:
+        db.session.rollback()
+        report.errors.append((path, str(error)))
 
 
 def document_files(directory: Path) -> list[Path]:
@@ -186,6 +220,12 @@ def parse_document(path: Path, text: str) -> _DocumentSpec:
     lang = meta.get("lang", "en")
     if not isinstance(lang, str) or not _LANG.match(lang):
         raise ContentError("lang must be a two-letter language code such as en or fr")
+    assessment = _choice(meta, "assessment", Assessment) if "assessment" in meta else None
+    responds_to = None
+    if meta.get("responds_to") is not None:
+        responds_to = get_document(str(meta["responds_to"]))
+        if responds_to is None:
+            raise ReviewNotLoaded(f"responds_to {meta['responds_to']!r} is not a loaded review")
     fields = DocumentFields(
         title=title,
         source=body,
@@ -196,12 +236,19 @@ def parse_document(path: Path, text: str) -> _DocumentSpec:
         commitments=commitments,
         published_on=published,
         lang=lang,
+        assessment=assessment,
+        responds_to=responds_to,
     )
     return _DocumentSpec(slug=slug, type=doc_type, fields=fields)
 
 
-def load_document_file(path: Path, report: LoadReport, seen: dict[str, Path]) -> None:
-    """Load one document file in its own transaction, recording the outcome in `report`."""
+def load_document_file(
+    path: Path, report: LoadReport, seen: dict[str, Path], deferred: list[Path] | None = None
+) -> None:
+    """Load one document file in its own transaction, recording the outcome in `report`.
+
+    A response whose review is not loaded yet is put in `deferred`, if given, to load last.
+    """
     try:
         text = read_text(path)
         checksum = hashlib.sha256(text.encode()).hexdigest()
@@ -237,15 +284,22 @@ def load_document_file(path: Path, report: LoadReport, seen: dict[str, Path]) ->
             report.revised.append(spec.slug)
         document.content_checksum = checksum
         db.session.commit()
+    except ReviewNotLoaded as error:
+        db.session.rollback()
+        if deferred is None:
+            report.errors.append((path, str(error)))
+        else:
+            deferred.append(path)
     except (ContentError, InvalidDocument) as error:
         db.session.rollback()
         report.errors.append((path, str(error)))
 
 
 def load_content(directory: Path, files: Iterable[Path] | None = None) -> LoadReport:
-    """Load states, commitments and documents from `directory`.
+    """Load states, commitments, documents and plenaries from `directory`.
 
-    `files` lets a caller wrap `document_files(directory)` in a progress bar.
+    `files` lets a caller wrap `document_files(directory) + plenary_files(directory)` in a
+    progress bar.
     """
     report = LoadReport()
     states_file = directory / "states.yml"
@@ -263,6 +317,13 @@ def load_content(directory: Path, files: Iterable[Path] | None = None) -> LoadRe
             db.session.rollback()
             report.errors.append((path, str(error)))
     seen: dict[str, Path] = {}
-    for path in document_files(directory) if files is None else files:
+    deferred: list[Path] = []
+    plenaries = directory / "plenaries"
+    for path in document_files(directory) + plenary_files(directory) if files is None else files:
+        if path.parent == plenaries:
+            load_plenary_file(path, report)
+        else:
+            load_document_file(path, report, seen, deferred)
+    for path in deferred:
         load_document_file(path, report, seen)
     return report

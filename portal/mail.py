@@ -11,11 +11,13 @@ import logging
 import os
 import secrets
 import smtplib
+import threading
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app, url_for
 
 log = logging.getLogger("portal.mail")
 
@@ -62,19 +64,38 @@ def _send_smtp(message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for a mail, built on BASE_URL (never on the request's Host header,
+    which a client chooses: a reset link must not point at someone else's server).
+    """
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)  # development: BASE_URL unset
+
+
+def _deliver(app: Flask, message: EmailMessage) -> None:
+    with app.app_context():
+        try:
+            _send_smtp(message)
+            log.info("mail sent to %s: %s", message["To"], message["Subject"])
+            return
+        except (OSError, smtplib.SMTPException):
+            log.exception("mail to %s could not be sent; kept in the outbox", message["To"])
+        _write_to_outbox(message)
+
+
 def send_mail(to: str, subject: str, body: str) -> None:
     """Send a plain-text message (or keep it in the outbox when there is no SMTP server).
 
-    A failing SMTP server is logged, and the message kept in the outbox, rather than
-    failing the request that sent it: the person can ask for the link again.
+    SMTP runs in a background thread: a request that sends mail (a reset link for an
+    existing account) answers as fast as one that does not, and a failing server is
+    logged, with the message kept in the outbox, rather than failing the request.
     """
     message = _message(to, subject, body)
     if current_app.config.get("MAIL_SERVER"):
-        try:
-            _send_smtp(message)
-            log.info("mail sent to %s: %s", to, subject)
-            return
-        except (OSError, smtplib.SMTPException):
-            log.exception("mail to %s could not be sent; kept in the outbox", to)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        threading.Thread(target=_deliver, args=(app, message), daemon=True).start()
+        return
     path = _write_to_outbox(message)
     log.info("mail to %s (%s) written to %s", to, subject, path)

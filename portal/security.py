@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal.errors import render_error
 from portal.extensions import limiter
@@ -77,7 +78,23 @@ THROTTLES: dict[str, tuple[Throttle, ...]] = {
     "auth.invite": (Throttle("30 per hour"),),
     "auth.change_password_page": (Throttle("10 per hour"),),
     "auth.two_factor_setup": (Throttle("10 per 10 minutes"),),
+    "auth.disable_two_factor": (Throttle("5 per 10 minutes"),),
+    "auth.regenerate_recovery_codes": (Throttle("5 per 10 minutes"),),
 }
+
+
+class DatabaseInteger(IntegerConverter):
+    """`<int:...>` in URLs, limited to what a database id can hold: a larger number is a
+    404 like any unknown id, not an overflow in the database driver."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def bound_url_integers(app: Flask) -> None:
+    """Use DatabaseInteger for `<int:...>`; call before any route is registered."""
+    app.url_map.converters["int"] = DatabaseInteger
 
 
 def _throttle_endpoints(app: Flask) -> None:
@@ -110,9 +127,8 @@ def init_app(app: Flask) -> None:
     """
     proxies = app.config.get("TRUSTED_PROXIES", 0)
     if proxies:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
-        )
+        # Client address and scheme only: the host comes from BASE_URL, never a header.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     limiter.init_app(app)
     _throttle_endpoints(app)
     app.after_request(_security_headers)

@@ -22,6 +22,8 @@ def init_app(app: Flask) -> None:
             "creatable_types": lambda: access.creatable_types(current_user),
             "can_administer": lambda: access.can_administer(current_user),
             "can_read_audit_trail": lambda: access.can_read_audit_trail(current_user),
+            "author_label": lambda author: access.author_label(current_user, author),
+            "can_respond_to": lambda review: access.can_respond_to(current_user, review),
             "DocumentType": DocumentType,
             "DocumentStatus": DocumentStatus,
         }

@@ -33,6 +33,7 @@ from portal.content import load_commitment, load_states
 from portal.documents.services import DocumentFields, create_document, update_document
 from portal.extensions import db
 from portal.models import (
+    Assessment,
     Base,
     Commitment,
     Document,
@@ -43,6 +44,7 @@ from portal.models import (
     User,
     Visibility,
 )
+from portal.models.documents import ASSESSMENT_TYPES
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 PASSWORD = "correct horse battery"
@@ -107,6 +109,8 @@ def app(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     with app.app_context():
         # documents and revisions refer to each other: break the cycle before deleting.
         db.session.execute(update(Document).values(current_revision_id=None))
+        plenaries = Base.metadata.tables["plenaries"]  # and plenaries and their minutes
+        db.session.execute(update(plenaries).values(current_minutes_id=None))
         for table in reversed(Base.metadata.sorted_tables):
             db.session.execute(delete(table))
         db.session.commit()
@@ -252,8 +256,13 @@ def make_document(app: Flask) -> Callable[..., Document]:
         title: str | None = None,
         source: str = "Some **Markdown** text.",
         commitment_numbers: tuple[int, ...] = (1,),
+        assessment: Assessment | str | None = None,
+        responds_to: Document | None = None,
     ) -> Document:
         doc_type = DocumentType(doc_type)
+        # Self-assessments and reviews need a rating: "limited" unless the test names one.
+        if assessment is None and doc_type in ASSESSMENT_TYPES:
+            assessment = Assessment.LIMITED
         document = create_document(
             author or CONTENT_LOADER,
             doc_type,
@@ -264,6 +273,8 @@ def make_document(app: Flask) -> Callable[..., Document]:
                 status=DocumentStatus(status),
                 state=state(state_code) if state_code else None,
                 commitments=commitments(*commitment_numbers),
+                assessment=Assessment(assessment) if assessment else None,
+                responds_to=responds_to,
             ),
         )
         db.session.commit()

@@ -32,7 +32,15 @@ from portal.access import (
 )
 from portal.documents.services import DocumentFields, create_document, update_document
 from portal.extensions import db
-from portal.models import Document, DocumentStatus, DocumentType, Role, User, Visibility
+from portal.models import (
+    Assessment,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    Role,
+    User,
+    Visibility,
+)
 from tests.conftest import PASSWORD, commitments, csrf_token, enrol_two_factor, sign_in, state
 
 PUBLIC, PARTICIPANTS, GOVERNMENT = Visibility.PUBLIC, Visibility.PARTICIPANTS, Visibility.GOVERNMENT
@@ -52,6 +60,7 @@ REVIEW, PRACTICE, OUTCOME, PAGE = (
     DocumentType.PLENARY_OUTCOME,
     DocumentType.PAGE,
 )
+SELF, RESPONSE = DocumentType.SELF_ASSESSMENT, DocumentType.RESPONSE
 Y, N = True, False
 
 #: The accounts behind each reader: (role, state, approved, two-factor); the visitor has none.
@@ -84,14 +93,15 @@ READS_FRENCH_NOTE: dict[str, tuple[bool, ...]] = {
     "government":       (Y,  Y,  Y,    Y,  Y,  Y,    Y,  Y,  Y),
     "other_government": (Y,  N,  N,    Y,  N,  N,    Y,  N,  N),
     "secretariat":      (Y,  Y,  Y,    Y,  Y,  Y,    Y,  Y,  Y),
-    # Without two-factor sign-in nobody reads `government` documents, not even their own.
+    # Without two-factor sign-in nobody reads `government` documents, not even their own,
+    # and a secretariat account reads what a visitor does.
     "government_without_2fa":  (Y,  Y,  Y,    Y,  Y,  Y,    N,  N,  N),
-    "secretariat_without_2fa": (Y,  Y,  Y,    Y,  Y,  Y,    N,  N,  N),
+    "secretariat_without_2fa": (Y,  N,  N,    N,  N,  N,    N,  N,  N),
 }
 # fmt: on
 
 #: Who reads a civil-society user's draft review of France (not the owning state's note).
-READS_PEERS_DRAFT_REVIEW = {"secretariat", "secretariat_without_2fa"}
+READS_PEERS_DRAFT_REVIEW = {"secretariat"}
 
 #: Types each writer may open /documents/new for (BRIEF.md's "create" rows).
 # fmt: off
@@ -100,8 +110,8 @@ NEW_FORM_TYPES: dict[str, set[DocumentType]] = {
     "unapproved":    set(),
     "civil_society": {REVIEW},
     "industry":      {PRACTICE},
-    "government":    {NOTE, LESSON, RISK},
-    "secretariat":   {NOTE, LESSON, RISK, REVIEW, PRACTICE, OUTCOME, PAGE},
+    "government":    {NOTE, LESSON, RISK, SELF, RESPONSE},
+    "secretariat":   {NOTE, LESSON, RISK, REVIEW, PRACTICE, OUTCOME, PAGE, SELF, RESPONSE},
 }
 # fmt: on
 
@@ -130,6 +140,9 @@ CREATORS: dict[DocumentType, set[str]] = {
     PRACTICE: {"industry", "other_industry", "secretariat"},
     OUTCOME:  {"secretariat"},
     PAGE:     {"secretariat"},
+    # A state assesses itself and answers reviews of it (which review: can_respond_to).
+    SELF:     {"government", "secretariat"},
+    RESPONSE: {"government", "secretariat"},
 }
 
 #: Who may edit, withdraw and restore a French document of each type ("own", "own state's").
@@ -141,6 +154,8 @@ CHANGERS: dict[DocumentType, set[str]] = {
     PRACTICE: {"industry", "secretariat"},
     OUTCOME:  {"secretariat"},
     PAGE:     {"secretariat"},
+    SELF:     {"government", "secretariat"},
+    RESPONSE: {"government", "secretariat"},
 }
 # fmt: on
 
@@ -426,7 +441,7 @@ def test_policy_and_list_query_agree_for_every_user_and_document(app: Flask) -> 
         )
     db.session.commit()
     documents = db.session.scalars(select(Document)).all()
-    assert len(documents) == 7 * 3 * 3 * 3 * 4
+    assert len(documents) == len(DocumentType) * 3 * 3 * 3 * 4
 
     problems = []
     for name, user in users.items():
@@ -506,7 +521,13 @@ def test_civil_society_can_review_a_state_on_a_commitment(client: FlaskClient) -
     become(client, reviewer)
     title = "Review of France on human-rights review"
     response = post_new(
-        client, REVIEW, title=title, state="FR", commitments=[1, 2], visibility="participants"
+        client,
+        REVIEW,
+        title=title,
+        state="FR",
+        commitments=[1, 2],
+        visibility="participants",
+        assessment="substantial",
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     review = db.session.scalars(select(Document).where(Document.title == title)).one()
@@ -681,8 +702,9 @@ def test_policy_lets_only_owners_and_the_secretariat_change_documents(
     """can(EDIT/WITHDRAW/RESTORE) per actor on a French document of each type, by its author."""
     actors = policy_actors()
     natural_author = {REVIEW: actors["civil_society"], PRACTICE: actors["industry"]}
-    natural_author |= dict.fromkeys((NOTE, LESSON, RISK), actors["government"])
+    natural_author |= dict.fromkeys((NOTE, LESSON, RISK, SELF, RESPONSE), actors["government"])
     status = WITHDRAWN if action is Action.RESTORE else PUBLISHED
+    review = make_review_of_france()
     problems = []
     for doc_type in DocumentType:
         document = create_document(
@@ -695,6 +717,8 @@ def test_policy_lets_only_owners_and_the_secretariat_change_documents(
                 status=status,
                 state=state("FR"),
                 commitments=commitments(1),
+                assessment=Assessment.LIMITED if doc_type in (SELF, REVIEW) else None,
+                responds_to=review if doc_type is RESPONSE else None,
             ),
         )
         db.session.commit()
@@ -703,6 +727,22 @@ def test_policy_lets_only_owners_and_the_secretariat_change_documents(
             if can(actors[actor], action, document) is not expected:
                 problems.append(f"{actor} {action} {doc_type}: expected {expected}")
     assert not problems, "\n".join(problems)
+
+
+def make_review_of_france() -> Document:
+    """A published public review of France, loaded as canonical content."""
+    fields = DocumentFields(
+        title="Review of France to answer",
+        source="Text.",
+        visibility=PUBLIC,
+        status=PUBLISHED,
+        state=state("FR"),
+        commitments=commitments(1),
+        assessment=Assessment.LIMITED,
+    )
+    review = create_document(CONTENT_LOADER, REVIEW, fields)
+    db.session.commit()
+    return review
 
 
 def test_visibility_choices_never_exceed_what_the_author_may_read(app: Flask) -> None:

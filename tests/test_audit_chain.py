@@ -15,9 +15,9 @@ from sqlalchemy import select, text
 
 from portal import create_app
 from portal.access import CONTENT_LOADER
-from portal.audit import event_hash, record_event, verify_chain
+from portal.audit import event_hash, head_seal, record_event, verify_chain
 from portal.extensions import db
-from portal.models import AuditEvent, Document, State, User
+from portal.models import AuditChainHead, AuditEvent, Document, State, User
 from tests.conftest import PASSWORD, csrf_token, edit_document
 
 
@@ -167,3 +167,37 @@ def test_several_events_in_one_transaction_chain_in_order(app: Flask) -> None:
     db.session.commit()
     report = verify_chain(db.session)
     assert report.intact and report.events == 3
+
+
+def test_hiding_deleted_newest_events_by_moving_the_head_back_is_found(
+    app: Flask, make_user: Callable[..., User], make_document: Callable[..., Document]
+) -> None:
+    """Delete the newest event and point the head at the one before: the seal no longer fits."""
+    events = some_history(make_user, make_document)
+    newest, previous = events[-1], events[-2]
+    db.session.execute(text(f"DELETE FROM audit_events WHERE id = {newest.id}"))
+    db.session.execute(
+        text("UPDATE audit_chain_head SET length = :n, last_hash = :h"),
+        {"n": previous.sequence, "h": previous.hash},
+    )
+    db.session.commit()
+    assert not verify_chain(db.session).intact
+
+
+def test_rehashing_without_the_key_is_found(
+    app: Flask, make_user: Callable[..., User], make_document: Callable[..., Document]
+) -> None:
+    """Someone with the database but not AUDIT_KEY edits the newest event and re-hashes it
+    (and the head) with another key: verification with the real key fails."""
+    events = some_history(make_user, make_document)
+    newest = events[-1]
+    real_key = app.config["AUDIT_KEY"]
+    app.config["AUDIT_KEY"] = "a guess"
+    newest.actor_label = "forger@example.org"
+    newest.hash = event_hash(newest)
+    head = db.session.get(AuditChainHead, 1)
+    head.last_hash, head.seal = newest.hash, head_seal(head.length, newest.hash)
+    db.session.commit()
+    app.config["AUDIT_KEY"] = real_key
+    report = verify_chain(db.session)
+    assert not report.intact and report.broken_event_id == newest.id

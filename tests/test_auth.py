@@ -171,6 +171,7 @@ def test_demo_accounts_are_not_created_in_a_database_with_accounts(app, make_use
 def test_production_refuses_demo_accounts_and_creates_none(app, database_url, monkeypatch):
     create_demo_accounts(app)
     monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("PORTAL_BASE_URL", "https://localhost")
     with pytest.raises(RuntimeError, match="demo account"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     db.session.execute(db.delete(User))
@@ -192,8 +193,15 @@ def test_production_needs_a_secret_key(tmp_path):
         load_config(tmp_path, {"PORTAL_ENV": "production"})
     with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
         load_config(tmp_path, {"FLASK_ENV": "production"})
-    config = load_config(tmp_path, {"PORTAL_ENV": "production", "SECRET_KEY": "s" * 40})
+    production = {"PORTAL_ENV": "production", "SECRET_KEY": "s" * 40}
+    with pytest.raises(RuntimeError, match="PORTAL_BASE_URL"):
+        load_config(tmp_path, production)
+    with pytest.raises(RuntimeError, match="PORTAL_BASE_URL"):
+        load_config(tmp_path, {**production, "PORTAL_BASE_URL": "http://portal.example"})
+    config = load_config(tmp_path, {**production, "PORTAL_BASE_URL": "https://portal.example/"})
     assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["BASE_URL"] == "https://portal.example"
+    assert config["TRUSTED_HOSTS"] == ["portal.example"]
 
 
 def test_development_secret_key_is_generated_once_and_kept(tmp_path):

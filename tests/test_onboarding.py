@@ -652,3 +652,51 @@ def test_reset_form_needs_its_csrf_token(client, make_user, outbox):
 def test_sign_in_page_links_to_request_access_and_forgotten_password(client):
     page = client.get("/auth/sign-in").get_data(as_text=True)
     assert 'href="/auth/request-access"' in page and 'href="/auth/forgot-password"' in page
+
+
+def _invite(inviter: User, email: str, role: Role, state_code: str | None) -> str:
+    _, raw = create_invitation(inviter, email, role, state(state_code) if state_code else None)
+    db.session.commit()
+    return raw
+
+
+def test_invitation_stops_working_when_its_issuer_may_no_longer_invite(
+    app, client, make_user
+) -> None:
+    """A focal point invites, then is deactivated: the link no longer opens."""
+    focal = focal_point(make_user, "FR")
+    raw = _invite(focal, "colleague@gov.example", Role.GOVERNMENT, "FR")
+    focal.active = False
+    db.session.commit()
+    assert client.get(f"/auth/invitation/{raw}").status_code == 200  # the page still opens
+    token = csrf_token(client, f"/auth/invitation/{raw}")
+    response = client.post(
+        f"/auth/invitation/{raw}",
+        data={"name": "Colleague", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
+              "csrf_token": token},
+    )  # fmt: skip
+    assert response.status_code == 404
+    assert find_user_by_email("colleague@gov.example") is None
+
+
+def test_invitation_takes_over_a_pending_request_made_with_the_same_address(
+    app, client, make_user
+) -> None:
+    """Someone asked for access with the minister's address: the invitation still works."""
+    squatter = create_user(
+        "minister@gov.example", name="Not the minister", role=Role.INDUSTRY,
+        password=PASSWORD, approved=False,
+    )  # fmt: skip
+    db.session.commit()
+    raw = _invite(make_user("secretariat"), "minister@gov.example", Role.GOVERNMENT, "FR")
+    token = csrf_token(client, f"/auth/invitation/{raw}")
+    response = client.post(
+        f"/auth/invitation/{raw}",
+        data={"name": "The Minister", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
+              "csrf_token": token},
+    )  # fmt: skip
+    assert response.status_code == 302
+    db.session.refresh(squatter)
+    assert squatter.role is Role.GOVERNMENT and squatter.approved
+    assert squatter.name == "The Minister" and squatter.check_password(NEW_PASSWORD)
+    assert not squatter.check_password(PASSWORD)

@@ -28,3 +28,33 @@ def test_without_a_match_the_snippet_is_the_beginning() -> None:
 
 def test_other_languages_use_their_stemmer() -> None:
     assert "<mark>exportations</mark>" in str(snippet("Les exportations.", {"export"}, "fr"))
+
+
+def test_stopping_after_the_window_changes_nothing() -> None:
+    import random
+
+    from portal.search import snippets
+
+    def full_scan(text: str, stems: set[str]) -> str:
+        stem = snippets._stemmer("en")
+        spans = [
+            m.span() for m in snippets._WORD.finditer(text) if stem(m.group().lower()) in stems
+        ]
+        start = max(0, spans[0][0] - snippets.CONTEXT_CHARS) if spans else 0
+        if start:
+            space = text.find(" ", start)
+            start = space + 1 if 0 <= space < spans[0][0] else start
+        end = min(len(text), start + SNIPPET_CHARS)
+        if end < len(text):
+            space = text.rfind(" ", start, end)
+            end = space if space > start else end
+        inside = [(s - start, e - start) for s, e in spans if s >= start and e <= end]
+        body = snippets._marked(text[start:end].replace("\n", " "), inside)
+        return ("… " if start else "") + str(body) + (" …" if end < len(text) else "")
+
+    rng = random.Random(5)
+    words = ["export", "licence", "licensed", "the", "control", "brokering", "x" * 30]
+    for _ in range(200):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 120)))
+        stems = {rng.choice(["licens", "export", "broker", "absent"])}
+        assert str(snippet(text, stems)) == full_scan(text, stems)

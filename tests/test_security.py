@@ -121,15 +121,19 @@ def test_code_page_needs_the_password_step_first(
     assert response.status_code == 302 and response.location.endswith("/auth/sign-in")
 
 
-def test_disabling_two_factor_needs_the_password(
+def test_disabling_two_factor_needs_the_password_and_a_code(
     client: FlaskClient, login_as: Callable[..., User]
 ) -> None:
     user = login_as("government", "FR")
-    wrong = post_form(client, "/auth/two-factor/disable", {"password": "nope"}, "/auth/account")
+    path = "/auth/two-factor/disable"
+    wrong = post_form(client, path, {"password": "nope", "code": totp_code(user)}, "/auth/account")
     assert wrong.status_code == 303
+    no_code = post_form(client, path, {"password": PASSWORD, "code": "000000"}, "/auth/account")
+    assert no_code.status_code == 303
     db.session.refresh(user)
     assert user.two_factor_enabled
-    right = post_form(client, "/auth/two-factor/disable", {"password": PASSWORD}, "/auth/account")
+    code = totp_code(user)
+    right = post_form(client, path, {"password": PASSWORD, "code": code}, "/auth/account")
     assert right.status_code == 302
     db.session.refresh(user)
     assert not user.two_factor_enabled
@@ -183,16 +187,21 @@ def test_idle_session_ends(
     assert client.get("/auth/account").status_code == 302
 
 
-def test_session_cookie_flags(
-    app: Flask, make_user: Callable[..., User], tmp_path: Path
-) -> None:
+def test_session_cookie_flags(app: Flask, make_user: Callable[..., User], tmp_path: Path) -> None:
     """HttpOnly and SameSite always; Secure in production."""
     user = make_user("industry")
     client = app.test_client()
     response = sign_in(client, user.email)
     cookie = next(v for v in response.headers.getlist("Set-Cookie") if v.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    production = load_config(tmp_path, {"PORTAL_ENV": "production", "SECRET_KEY": "x" * 40})
+    production = load_config(
+        tmp_path,
+        {
+            "PORTAL_ENV": "production",
+            "SECRET_KEY": "x" * 40,
+            "PORTAL_BASE_URL": "https://p.example",
+        },
+    )
     assert production["SESSION_COOKIE_SECURE"] is True
     assert production["REMEMBER_COOKIE_SECURE"] is True
 
@@ -247,9 +256,7 @@ def _redis_available() -> bool:
 
 
 @pytest.mark.skipif(not _redis_available(), reason="no Redis at 127.0.0.1:6379")
-def test_workers_share_counts_through_redis(
-    database_url: str, tmp_path: Any, app: Flask
-) -> None:
+def test_workers_share_counts_through_redis(database_url: str, tmp_path: Any, app: Flask) -> None:
     """Two app instances (two workers) with one Redis: attempts on either count together."""
     prefix = f"test-{uuid.uuid4().hex}"
     config = {
@@ -347,3 +354,74 @@ def test_administration_needs_two_factor_sign_in(
     login_as("secretariat", two_factor=False)
     assert client.get("/admin/").status_code == 403
     assert client.get("/admin/users").status_code == 403
+
+
+def test_mailed_links_use_the_base_url_not_the_host_header(
+    app: Flask, client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    """A forged Host header cannot point a password-reset link at another server."""
+    user = make_user("industry")
+    app.config["BASE_URL"] = "https://portal.example"
+    # The session cookie (and so the CSRF token) belongs to the real host: not under test.
+    app.config["WTF_CSRF_ENABLED"] = False
+    response = client.post(
+        "/auth/forgot-password", data={"email": user.email}, headers={"Host": "evil.example"}
+    )
+    assert response.status_code in (200, 302)
+    (mail,) = Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.eml")
+    text = mail.read_text()
+    assert "https://portal.example/auth/reset-password/" in text
+    assert "evil.example" not in text
+
+
+def test_sign_in_redirect_refuses_control_characters(
+    client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    """A `next` with CR/LF (header injection) falls back to the home page, never a 500."""
+    user = make_user("industry")
+    token = csrf_token(client)
+    response = client.post(
+        "/auth/sign-in?next=/a%0D%0AX:%20y",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert response.location.endswith("/")
+
+
+@pytest.mark.throttled
+def test_disabling_two_factor_is_throttled(
+    client: FlaskClient, login_as: Callable[..., User]
+) -> None:
+    login_as("government", "FR")
+    statuses = [
+        post_form(
+            client, "/auth/two-factor/disable", {"password": "x", "code": "1"}, "/auth/account"
+        ).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [303] * 5 + [429]
+
+
+def test_huge_numbers_in_urls_are_404_not_500(
+    client: FlaskClient, login_as: Callable[..., User]
+) -> None:
+    login_as("secretariat")
+    assert client.get(f"/admin/users/{2**70}").status_code == 404
+    token = csrf_token(client, "/auth/account")
+    assert (
+        client.post(f"/auth/invitations/{2**70}/revoke", data={"csrf_token": token}).status_code
+        == 404
+    )
+
+
+def test_a_copied_session_cookie_stops_working_after_sign_out(
+    app: Flask, client: FlaskClient, login_as: Callable[..., User]
+) -> None:
+    """Signing out ends the session on the server: replaying the old cookie is anonymous."""
+    login_as("industry")
+    cookie = client.get_cookie("session", domain=app.config["SERVER_NAME"])
+    assert cookie is not None
+    client.post("/auth/sign-out", data={"csrf_token": csrf_token(client, "/")})
+    thief = app.test_client()
+    thief.set_cookie(cookie.key, cookie.value, domain=app.config["SERVER_NAME"])
+    assert thief.get("/auth/account").status_code == 302, "the copy is signed out too"

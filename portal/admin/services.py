@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from portal.access import AccessDenied, can_administer
 from portal.audit import record_event
 from portal.auth.access_requests import approve_user, decline_user
-from portal.auth.services import AccountError
+from portal.auth.services import AccountError, end_sessions
 from portal.documents import services as documents
 from portal.extensions import db
 from portal.models import Document, Role, State, User
@@ -83,11 +83,6 @@ def _settings(user: User) -> dict[str, Any]:
     }
 
 
-def _end_sessions(user: User) -> None:
-    """Sign the account out everywhere: its session identifiers stop matching."""
-    user.session_version = (user.session_version or 1) + 1
-
-
 def _not_self(actor: Any, user: User, what: str) -> None:
     # The secretariat must not lock itself out by accident; another member can do it.
     if getattr(actor, "id", None) == user.id:
@@ -152,23 +147,23 @@ def change_role(actor: Any, user: User, role: Role, state: State | None) -> None
     """
     _require_administrator(actor)
     _not_self(actor, user, "change the role of")
-    if role is Role.GOVERNMENT and state is None:
+    if role.has_state and state is None:
         raise AdminError("A government account needs a state.", "state")
-    if role is not Role.GOVERNMENT and state is not None:
+    if not role.has_state and state is not None:
         raise AdminError("Only government accounts belong to a state.", "state")
     if user.role is role and user.state_id == (state.id if state else None):
         raise AdminError("The account already has this role.", "role")
     previous = {"role": str(user.role), "state": user.state.code if user.state else None}
     user.role, user.state = role, state
-    if role is not Role.GOVERNMENT:
+    if not may_be_focal_point(user):
         user.is_focal_point = False
-    _end_sessions(user)
+    end_sessions(user)
     record_event(actor, "user.role_change", user, content=_settings(user), previous=previous)
 
 
 def may_be_focal_point(user: User) -> bool:
-    """Only government users can be their state's focal point."""
-    return user.role is Role.GOVERNMENT
+    """Only government users (who belong to a state) can be their state's focal point."""
+    return user.role.has_state
 
 
 def set_focal_point(actor: Any, user: User, focal_point: bool) -> None:
@@ -189,7 +184,7 @@ def deactivate_account(actor: Any, user: User) -> None:
     if not user.active:
         raise AdminError("This account is already deactivated.")
     user.active = False
-    _end_sessions(user)
+    end_sessions(user)
     record_event(actor, "user.deactivate", user, content=_settings(user))
 
 

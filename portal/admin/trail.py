@@ -12,10 +12,10 @@ from flask_sqlalchemy.pagination import Pagination
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, or_, select
 
-from portal.access import visible_audit_events
+from portal.access import actor_label, actor_searchable_events, visible_audit_events
 from portal.admin.forms import AuditFilterForm
 from portal.extensions import db
-from portal.models import AuditEvent
+from portal.models import AuditEvent, User
 
 PER_PAGE = 50
 MAX_PAGE = 100_000
@@ -33,7 +33,11 @@ def audit_events(user: Any, filters: AuditFilterForm) -> Select[tuple[AuditEvent
     """
     query = select(AuditEvent).where(visible_audit_events(user))
     if filters.actor.data:
-        query = query.where(AuditEvent.actor_label.icontains(filters.actor.data, autoescape=True))
+        query = query.where(
+            AuditEvent.actor_label.icontains(filters.actor.data, autoescape=True),
+            # Searching by email must not unmask an author who signs as someone else.
+            actor_searchable_events(user),
+        )
     if action := (filters.action.data or "").strip():
         family = AuditEvent.action.startswith(f"{action}.", autoescape=True)
         query = query.where(or_(AuditEvent.action == action, family))
@@ -64,15 +68,24 @@ def page_of(query: Select[Any], per_page: int = PER_PAGE) -> Pagination:
     return db.paginate(query, page=page, per_page=per_page, max_per_page=per_page, error_out=False)
 
 
+def actor_names(viewer: Any, events: list[AuditEvent]) -> dict[int, str]:
+    """How each event's actor is named to `viewer` (`access.actor_label`), by event id."""
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    actors = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    return {e.id: actor_label(viewer, e, actors.get(e.actor_id or 0)) for e in events}
+
+
 def render_trail(endpoint: str) -> ResponseReturnValue:
     """The audit-trail page at `endpoint`: the events the user may read, filtered."""
     form = AuditFilterForm(request.args)
     if not form.validate():
         return render_template("admin/audit.html", form=form, page=None, endpoint=endpoint), 400
+    page = page_of(audit_events(current_user, form))
     return render_template(
         "admin/audit.html",
         form=form,
-        page=page_of(audit_events(current_user, form)),
+        page=page,
         args=filter_args(form),
         endpoint=endpoint,
+        actor_names=actor_names(current_user, page.items),
     )

@@ -10,7 +10,7 @@ from portal.extensions import login_manager
 
 def init_app(app: Flask) -> None:
     """Register the user loader and the auth blueprint."""
-    from portal.auth import onboarding  # noqa: F401  (adds its routes to bp)
+    from portal.auth import attribution, onboarding  # noqa: F401  (add their routes to bp)
     from portal.auth.views import bp
 
     login_manager.login_view = "auth.sign_in"

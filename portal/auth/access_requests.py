@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import url_for
 from werkzeug.security import generate_password_hash
 
-from portal.access import AccessDenied, can_administer
+from portal.access import REQUESTABLE_ROLES, AccessDenied, can_administer
 from portal.audit import record_event
 from portal.auth.outgoing_mail import send_after_commit
 from portal.auth.passwords import password_problem
-from portal.auth.services import AccountError, create_user, find_user_by_email
+from portal.auth.services import AccountError, create_user, end_sessions, find_user_by_email
 from portal.auth.tokens import utcnow
+from portal.mail import external_url
 from portal.models import Role, User
 
 log = logging.getLogger("portal.auth")
 
 #: The roles anyone may ask for; governments and the secretariat join by invitation.
-REQUESTABLE_ROLES = (Role.INDUSTRY, Role.CIVIL_SOCIETY)
 
 
 def request_access(
@@ -50,7 +49,7 @@ def request_access(
             "Someone asked for an account with your email address",
             "access_request_existing",
             user=existing,
-            forgot_url=url_for("auth.forgot_password", _external=True),
+            forgot_url=external_url("auth.forgot_password"),
         )
         return None
     user = create_user(
@@ -100,7 +99,7 @@ def approve_user(actor: object, user: User) -> None:
         "Your access to the ECHRI Practice Portal is approved",
         "access_approved",
         user=user,
-        sign_in_url=url_for("auth.sign_in", _external=True),
+        sign_in_url=external_url("auth.sign_in"),
     )
 
 
@@ -115,7 +114,7 @@ def decline_user(actor: object, user: User, reason: str) -> None:
     if not user.pending_approval:
         raise AccountError("Only accounts waiting for approval can be declined.")
     user.declined, user.active = True, False
-    user.session_version += 1
+    end_sessions(user)
     _mark_reviewed(actor, user)
     record_event(actor, "user.decline", user, reason=reason.strip())
     send_after_commit(

@@ -40,6 +40,16 @@ class ConfirmPasswordForm(FlaskForm):
     password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
 
 
+class DisableTwoFactorForm(ConfirmPasswordForm):
+    """The current password and a current code: a stolen session alone cannot turn 2FA off."""
+
+    code = StringField(
+        "Code from your authenticator app (or a recovery code)",
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
+    )
+
+
 class ChangePasswordForm(FlaskForm):
     """The current password and a new one, twice."""
 

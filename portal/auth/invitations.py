@@ -11,21 +11,23 @@ import datetime as dt
 import logging
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import Select, select
 
 from portal.access import (
     AccessDenied,
     can_invite,
     can_revoke_invitation,
-    effective_role,
-    is_focal_point,
+    invitable_state_ids,
+    visible_invitations,
 )
 from portal.audit import record_event
 from portal.auth.outgoing_mail import send_after_commit
+from portal.auth.passwords import password_problem
 from portal.auth.services import (
     AccountError,
     create_user,
+    end_sessions,
     find_user_by_email,
     is_email_address,
     normalise_email,
@@ -41,6 +43,7 @@ from portal.auth.tokens import (
     utcnow,
 )
 from portal.extensions import db
+from portal.mail import external_url
 from portal.models import Invitation, Role, State, User
 
 log = logging.getLogger("portal.auth")
@@ -57,11 +60,10 @@ ACCOUNT_EXISTS = (
 def invitable_states(user: Any) -> list[State]:
     """The states `user` may bind a government invitation to, by name."""
     query = select(State).order_by(State.name)
-    if effective_role(user) is Role.SECRETARIAT:
-        return list(db.session.scalars(query))
-    if is_focal_point(user):
-        return list(db.session.scalars(query.where(State.id == user.state_id)))
-    return []
+    allowed = invitable_state_ids(user)
+    if allowed is not None:
+        query = query.where(State.id.in_(sorted(allowed)))
+    return list(db.session.scalars(query))
 
 
 def invitation_status(invitation: Invitation) -> str:
@@ -75,10 +77,11 @@ def invitation_status(invitation: Invitation) -> str:
 
 def invitations_for(user: Any) -> Select[tuple[Invitation]]:
     """The invitations `user` may list: all for the secretariat, otherwise those they issued."""
-    query = select(Invitation).order_by(Invitation.created_at.desc(), Invitation.id.desc())
-    if effective_role(user) is Role.SECRETARIAT:
-        return query
-    return query.where(Invitation.invited_by_id == getattr(user, "id", None))
+    return (
+        select(Invitation)
+        .where(visible_invitations(user))
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+    )
 
 
 def create_invitation(
@@ -92,7 +95,7 @@ def create_invitation(
     email = normalise_email(email)
     if not is_email_address(email):
         raise AccountError("Enter an email address, like name@example.org.")
-    if (role is Role.GOVERNMENT) != (state is not None):
+    if role.has_state != (state is not None):
         raise AccountError("Government invitations need a state; other roles must not have one.")
     if not can_invite(actor, role, state):
         raise AccessDenied(f"may not invite {role} for {state}")
@@ -122,7 +125,7 @@ def create_invitation(
         "invitation",
         invitation=invitation,
         inviter=actor,
-        link=url_for("auth.accept_invitation", token=raw, _external=True),
+        link=external_url("auth.accept_invitation", token=raw),
         expires=describe_expiry(invitation.expires_at),
         days=days,
     )
@@ -171,8 +174,13 @@ def accept_invitation(
     Raises AccountError if the email has an account already or the password is weak,
     InvalidToken if the invitation stopped being open. The caller commits and signs in.
     """
-    if find_user_by_email(invitation.email) is not None:
+    existing = find_user_by_email(invitation.email)
+    if existing is not None and not existing.pending_approval:
         raise AccountError(ACCOUNT_EXISTS)
+    inviter = invitation.invited_by
+    if inviter is not None and not can_invite(inviter, invitation.role, invitation.state):
+        # The inviter lost the right to invite (deactivated, no longer focal point...).
+        raise InvalidToken
     now = utcnow()
     if not claim_once(
         Invitation,
@@ -184,18 +192,42 @@ def accept_invitation(
     ):
         raise InvalidToken
     db.session.refresh(invitation)
-    user = create_user(
-        invitation.email,
-        name=name,
-        role=invitation.role,
-        password=password,
-        state=invitation.state,
-        organisation=(organisation or "").strip() or None,
-        approved=True,
-    )
+    if existing is not None:
+        user = _take_over_request(existing, invitation, name, organisation, password)
+    else:
+        user = create_user(
+            invitation.email,
+            name=name,
+            role=invitation.role,
+            password=password,
+            state=invitation.state,
+            organisation=(organisation or "").strip() or None,
+            approved=True,
+        )
     invitation.user_id = user.id
     # Whoever invited vouched for the account: that is its review.
     user.reviewed_at, user.reviewed_by_id = now, invitation.invited_by_id
     record_event(user, "invitation.accept", invitation, user_id=user.id, role=str(user.role))
     log.info("invitation %s accepted by %s", invitation.id, user.email)
+    return user
+
+
+def _take_over_request(
+    user: User, invitation: Invitation, name: str, organisation: str | None, password: str
+) -> User:
+    """The invitation proves the address: it replaces a pending request made with it.
+
+    Anyone can ask for access with any address, so a pending request must not block the
+    address's owner; whoever made the request loses it (their sessions end).
+    """
+    problem = password_problem(password, email=user.email, name=name)
+    if problem:
+        raise AccountError(problem)
+    user.name = name.strip() or user.email
+    user.organisation = (organisation or "").strip() or None
+    user.role, user.state = invitation.role, invitation.state
+    user.approved, user.declined, user.active = True, False, True
+    user.set_password(password)
+    end_sessions(user)
+    log.warning("invitation %s replaced a pending request for %s", invitation.id, user.email)
     return user

@@ -219,7 +219,8 @@ def accept_invitation(token: str) -> ResponseReturnValue:
         invitation = invitations.find_open_invitation(token)
     except InvalidToken:
         return _bad_link()
-    if find_user_by_email(invitation.email) is not None:
+    existing = find_user_by_email(invitation.email)
+    if existing is not None and not existing.pending_approval:
         return render_error(409, invitations.ACCOUNT_EXISTS)
     form = AcceptInvitationForm()
     form.account_email = invitation.email

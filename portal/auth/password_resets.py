@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import current_app, url_for
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import select
 
 from portal.audit import record_event
 from portal.auth.outgoing_mail import send_after_commit
 from portal.auth.passwords import password_problem
-from portal.auth.services import AccountError, find_user_by_email
+from portal.auth.services import AccountError, end_sessions, find_user_by_email
 from portal.auth.tokens import (
     InvalidToken,
     claim_once,
@@ -27,6 +27,7 @@ from portal.auth.tokens import (
     utcnow,
 )
 from portal.extensions import db
+from portal.mail import external_url
 from portal.models import PasswordReset, User
 
 log = logging.getLogger("portal.auth")
@@ -54,10 +55,10 @@ def request_password_reset(email: str) -> None:
         "Choose a new password for the ECHRI Practice Portal",
         "password_reset",
         user=user,
-        link=url_for("auth.reset_password", token=raw, _external=True),
+        link=external_url("auth.reset_password", token=raw),
         expires=describe_expiry(reset.expires_at),
         minutes=minutes,
-        forgot_url=url_for("auth.forgot_password", _external=True),
+        forgot_url=external_url("auth.forgot_password"),
     )
 
 
@@ -97,25 +98,17 @@ def reset_password(reset: PasswordReset, password: str) -> User:
         used_at=now,
     ):
         raise InvalidToken
-    # Every other link sent to this account stops working too.
-    db.session.execute(
-        update(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
     db.session.expire(reset)
     user.set_password(password)
     user.password_changed_at = now
-    # The user loader compares it: every session of the account ends.
-    user.session_version = User.session_version + 1
+    end_sessions(user)  # and every other link sent to this account stops working
     record_event(user, "user.password_reset", user, reset_id=reset.id)
     send_after_commit(
         user.email,
         "Your password was changed",
         "password_changed",
         user=user,
-        forgot_url=url_for("auth.forgot_password", _external=True),
+        forgot_url=external_url("auth.forgot_password"),
     )
     log.info("password reset for %s", user.email)
     return user

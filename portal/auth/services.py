@@ -6,13 +6,13 @@ import datetime as dt
 import re
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.audit import record_event
 from portal.auth.passwords import password_problem
 from portal.extensions import db
-from portal.models import Role, State, User
+from portal.models import PasswordReset, Role, State, User
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -60,7 +60,7 @@ def create_user(
         raise AccountError(f"{email!r} is not an email address")
     if find_user_by_email(email) is not None:
         raise AccountError(f"an account for {email} already exists")
-    if (role is Role.GOVERNMENT) != (state is not None):
+    if role.has_state != (state is not None):
         raise AccountError("government accounts need a state; other roles must not have one")
     problem = password_problem(password, email=email, name=name)
     if problem:
@@ -105,5 +105,19 @@ def change_password(user: User, current: str, new: str) -> None:
         raise AccountError(problem)
     user.set_password(new)
     user.password_changed_at = dt.datetime.now(dt.UTC)
-    user.session_version += 1
+    end_sessions(user)
     record_event(user, "user.password_change", user)
+
+
+def end_sessions(user: User) -> None:
+    """Sign the account out everywhere and void its open password-reset links.
+
+    For password changes and resets, two-factor changes, role changes and deactivation.
+    """
+    user.session_version = (user.session_version or 1) + 1
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )

@@ -1,19 +1,26 @@
 """Signed-in sessions: starting one, the half-way state of two-factor sign-in, timeouts.
 
-Sessions are Flask's signed cookies (Secure, HttpOnly, SameSite set in config). The
-user loader compares the account's `session_version`, so raising it (password change,
-two-factor change, deactivation, role change) ends every session of the account.
+Sessions are Flask's signed cookies (Secure, HttpOnly, SameSite set in config) that
+name a row of `user_sessions`: signing out ends that row, so a copied cookie stops
+working at once. The user loader also compares the account's `session_version`, so
+raising it (password change, two-factor change, deactivation, role change) ends every
+session of the account.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from flask import Flask, current_app, flash, session
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select, update
 
+from portal.auth.tokens import new_token, token_hash
 from portal.extensions import db
-from portal.models import User
+from portal.models import User, UserSession
+
+SESSION_KEY = "sid"
 
 PENDING_KEY = "two_factor_pending"
 #: Minutes a user has to type the code after the password was accepted.
@@ -21,13 +28,38 @@ PENDING_MINUTES = 5
 
 
 def start_session(user: User) -> None:
-    """Sign `user` in on this browser (after every factor was checked)."""
+    """Sign `user` in on this browser (after every factor was checked) and commit.
+
+    A new server-side session replaces this browser's previous one, if any.
+    """
+    end_session()
+    raw, digest = new_token()
+    db.session.add(
+        UserSession(token_hash=digest, user_id=user.id, created_at=dt.datetime.now(dt.UTC))
+    )
+    db.session.commit()
     session.pop(PENDING_KEY, None)
     session.permanent = True  # PERMANENT_SESSION_LIFETIME bounds it
+    session[SESSION_KEY] = raw
     login_user(user)
     now = int(time.time())
     session["signed_in_at"] = now
     session["seen_at"] = now
+
+
+def end_session() -> None:
+    """Sign this browser out: its server-side session ends, then the cookie is cleared."""
+    raw = session.pop(SESSION_KEY, None)
+    if isinstance(raw, str):
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == token_hash(raw), UserSession.ended_at.is_(None))
+            .values(ended_at=dt.datetime.now(dt.UTC))
+        )
+        db.session.commit()
+    logout_user()
+    for key in ("seen_at", "signed_in_at"):
+        session.pop(key, None)
 
 
 def await_second_factor(user: User) -> None:
@@ -43,11 +75,28 @@ def pending_user() -> User | None:
     if int(time.time()) - int(pending.get("at", 0)) > PENDING_MINUTES * 60:
         session.pop(PENDING_KEY, None)
         return None
-    return load_user(str(pending.get("id", "")))
+    return _account(str(pending.get("id", "")))
 
 
 def load_user(session_id: str) -> User | None:
-    """Flask-Login's user loader: the account if active and the session version matches."""
+    """Flask-Login's user loader: the account if active, the session version matches and
+    this browser's server-side session has not ended."""
+    user = _account(session_id)
+    raw = session.get(SESSION_KEY)
+    if user is None or not isinstance(raw, str):
+        return None
+    live = db.session.scalar(
+        select(UserSession.id).where(
+            UserSession.token_hash == token_hash(raw),
+            UserSession.user_id == user.id,
+            UserSession.ended_at.is_(None),
+        )
+    )
+    return user if live is not None else None
+
+
+def _account(session_id: str) -> User | None:
+    """The active account whose id and session version `session_id` names."""
     user_id, _, version = session_id.partition(".")
     if not (user_id.isdigit() and version.isdigit()):
         return None
@@ -66,9 +115,7 @@ def _expire_idle_sessions() -> None:
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
     seen, started = session.get("seen_at", 0), session.get("signed_in_at", 0)
     if now - seen > idle or now - started > lifetime:
-        logout_user()
-        for key in ("seen_at", "signed_in_at"):
-            session.pop(key, None)
+        end_session()
         flash("You were signed out after a period without activity. Please sign in again.", "info")
     elif now - seen >= 60:  # refresh at most once a minute: fewer cookie rewrites
         session["seen_at"] = now

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select, update
 
 from portal.audit import record_event
+from portal.auth.services import end_sessions
 from portal.auth.tokens import claim_once
 from portal.extensions import db
 from portal.models import RecoveryCode, User
@@ -86,7 +87,7 @@ def enable(user: User, secret: str, code: str) -> list[str] | None:
     user.totp_secret = secret
     user.totp_last_counter = counter
     user.totp_enabled_at = dt.datetime.now(dt.UTC)
-    user.session_version += 1
+    end_sessions(user)
     codes = _new_recovery_codes(user)
     record_event(user, "user.two_factor_enable", user)
     return codes
@@ -98,7 +99,7 @@ def disable(user: User) -> None:
     user.totp_enabled_at = None
     user.totp_last_counter = None
     _void_recovery_codes(user)
-    user.session_version += 1
+    end_sessions(user)
     record_event(user, "user.two_factor_disable", user)
 
 

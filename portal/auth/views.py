@@ -16,16 +16,27 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
-from portal.access import effective_role, has_second_factor
+from portal.access import needs_second_factor
 from portal.auth import two_factor
-from portal.auth.forms import ChangePasswordForm, CodeForm, ConfirmPasswordForm, SignInForm
+from portal.auth.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    ConfirmPasswordForm,
+    DisableTwoFactorForm,
+    SignInForm,
+)
 from portal.auth.services import AccountError, authenticate, change_password
-from portal.auth.sessions import await_second_factor, pending_user, start_session
+from portal.auth.sessions import (
+    await_second_factor,
+    end_session,
+    pending_user,
+    start_session,
+)
 from portal.demo import demo_accounts
 from portal.extensions import db
-from portal.models import Role, User
+from portal.models import User
 
 #: Session key of a TOTP secret shown for enrolment and not yet confirmed.
 ENROLMENT_KEY = "two_factor_enrolment"
@@ -35,7 +46,13 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect a signed-in user to another host."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and target.isprintable()
+        and len(target) <= 2000
+    ):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and "\\" not in target:
             return target
@@ -88,7 +105,7 @@ def two_factor_code() -> ResponseReturnValue:
 def _signed_in(user: User) -> ResponseReturnValue:
     start_session(user)
     current_app.logger.info("sign-in %s", user.email)
-    if effective_role(user) is None:
+    if not user.approved:
         flash(
             "You are signed in, but your account is waiting for approval: "
             "until then you see what visitors see.",
@@ -96,27 +113,21 @@ def _signed_in(user: User) -> ResponseReturnValue:
         )
     else:
         flash(f"Signed in as {user.name}.", "success")
-    if _needs_second_factor(user):
+    if needs_second_factor(user):
         flash(
-            "Set up two-factor sign-in to read documents shared among governments.",
+            "Set up two-factor sign-in: your account needs it to read documents shared among "
+            "governments (and, for the secretariat, to do anything beyond what visitors do).",
             "warning",
         )
         return redirect(url_for(".two_factor_setup"))
     return redirect(_safe_next(request.args.get("next")))
 
 
-def _needs_second_factor(user: User) -> bool:
-    """Government and secretariat accounts need two-factor sign-in for `government` reading."""
-    return effective_role(user) in (Role.GOVERNMENT, Role.SECRETARIAT) and not has_second_factor(
-        user
-    )
-
-
 @bp.route("/sign-out", methods=["POST"])
 @login_required
 def sign_out() -> ResponseReturnValue:
     """Sign out (POST with a CSRF token, so another site cannot sign you out)."""
-    logout_user()
+    end_session()
     flash("You are signed out.", "success")
     return redirect(url_for("home.index"))
 
@@ -128,7 +139,7 @@ def account() -> ResponseReturnValue:
     return render_template(
         "auth/account.html",
         user=current_user,
-        needs_second_factor=_needs_second_factor(current_user),
+        needs_second_factor=needs_second_factor(current_user),
         recovery_codes_left=two_factor.recovery_codes_left(current_user),
     )
 
@@ -213,11 +224,16 @@ def regenerate_recovery_codes() -> ResponseReturnValue:
 @bp.route("/two-factor/disable", methods=["POST"])
 @login_required
 def disable_two_factor() -> ResponseReturnValue:
-    """Turn two-factor sign-in off (after the password is confirmed)."""
-    form = ConfirmPasswordForm()
+    """Turn two-factor sign-in off (after the password and a current code are confirmed)."""
+    form = DisableTwoFactorForm()
     user: User = current_user._get_current_object()
-    if not form.validate_on_submit() or not user.check_password(form.password.data or ""):
-        flash("The password is not right: two-factor sign-in is still on.", "error")
+    if (
+        not form.validate_on_submit()
+        or not user.check_password(form.password.data or "")
+        or not two_factor.verify(user, form.code.data or "")
+    ):
+        db.session.rollback()
+        flash("The password or code is not right: two-factor sign-in is still on.", "error")
         return redirect(url_for(".account")), 303
     two_factor.disable(user)
     db.session.commit()

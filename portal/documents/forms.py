@@ -17,6 +17,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.models import Assessment
+
 MAX_SOURCE_LENGTH = 200_000
 
 
@@ -35,6 +37,15 @@ class DocumentForm(FlaskForm):
     organisation = StringField("Organisation", validators=[Optional(), Length(max=200)])
     commitments = MultiCheckboxField("Commitments", coerce=int)
     visibility = RadioField("Who may read it", validators=[InputRequired()])
+    # Self-assessments and reviews only (the service requires it there, refuses it elsewhere).
+    assessment = RadioField(
+        "Assessment",
+        choices=[SelectChoice(a.value, a.label) for a in Assessment],
+        validators=[Optional()],
+        description="Progress on the commitments, on the Open Government Partnership's scale.",
+    )
+    # Responses only: the review answered; choices are the reviews the user may respond to.
+    responds_to = SelectField("In response to the review", validators=[Optional()])
     status = RadioField(
         "Status",
         choices=[

@@ -16,6 +16,17 @@ from portal.models import Commitment, Document, DocumentType, State
 from portal.models.documents import document_commitments
 
 
+def document_type_argument(args: Mapping[str, str]) -> tuple[DocumentType | None, str | None]:
+    """The `type` query argument as a DocumentType, or an error message for a bad one."""
+    value = args.get("type")
+    if not value:
+        return None, None
+    try:
+        return DocumentType(value), None
+    except ValueError:
+        return None, f"There is no document type called “{value}”."
+
+
 @dataclass
 class DocumentFilters:
     """Filters from the query string; `error` explains a value that makes no sense."""
@@ -29,11 +40,7 @@ class DocumentFilters:
     def from_args(cls, args: Mapping[str, str]) -> DocumentFilters:
         """Read `type`, `state` and `commitment` from request arguments."""
         filters = cls()
-        if args.get("type"):
-            try:
-                filters.type = DocumentType(args["type"])
-            except ValueError:
-                filters.error = f"There is no document type called “{args['type']}”."
+        filters.type, filters.error = document_type_argument(args)
         if args.get("state"):
             filters.state = args["state"].strip().upper()
         if args.get("commitment"):

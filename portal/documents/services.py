@@ -7,13 +7,13 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.access import Action, authorize
+from portal.access import AccessDenied, Action, authorize, can_respond_to
 from portal.audit import record_event
 from portal.extensions import db
 from portal.markdown import render_markdown
@@ -26,7 +26,7 @@ from portal.models import (
     State,
     Visibility,
 )
-from portal.models.documents import STATE_TYPES
+from portal.models.documents import ASSESSMENT_TYPES, STATE_TYPES, Assessment
 from portal.search.changes import log_search_change
 
 MAX_SLUG_LENGTH = 120
@@ -68,6 +68,10 @@ class DocumentFields:
     commitments: Sequence[Commitment] = field(default_factory=list)
     published_on: dt.date | None = None
     lang: str | None = None  # None keeps the document's language (English for a new one)
+    # Self-assessments and reviews rate progress; None on an edit keeps the rating.
+    assessment: Assessment | None = None
+    # The review a response answers: chosen once; None on an edit keeps it.
+    responds_to: Document | None = None
 
 
 def slugify(text: str, max_length: int = 80) -> str:
@@ -116,11 +120,55 @@ def validate_fields(doc_type: DocumentType, fields: DocumentFields) -> None:
         raise InvalidDocument("The document has no text.", "source")
     if doc_type in STATE_TYPES and fields.state is None:
         raise InvalidDocument(f"A {doc_type.label.lower()} belongs to a state.", "state")
-    if doc_type is DocumentType.REVIEW and (fields.state is None or not fields.commitments):
+    if doc_type in ASSESSMENT_TYPES and (fields.state is None or not fields.commitments):
         raise InvalidDocument(
-            "A review is of a state and at least one commitment.",
+            f"A {doc_type.label.lower()} is of a state and at least one commitment.",
             "state" if fields.state is None else "commitments",
         )
+    if doc_type in ASSESSMENT_TYPES and fields.assessment is None:
+        raise InvalidDocument(
+            "Choose an assessment: not started, limited, substantial or complete.", "assessment"
+        )
+    if doc_type not in ASSESSMENT_TYPES and fields.assessment is not None:
+        raise InvalidDocument(
+            "Only self-assessments and reviews carry an assessment.", "assessment"
+        )
+    _validate_response(doc_type, fields)
+
+
+def _validate_response(doc_type: DocumentType, fields: DocumentFields) -> None:
+    review = fields.responds_to
+    if doc_type is not DocumentType.RESPONSE:
+        if review is not None:
+            raise InvalidDocument("Only a response answers a review.", "responds_to")
+        return
+    if review is None or review.type is not DocumentType.REVIEW:
+        raise InvalidDocument("Choose the review this response answers.", "responds_to")
+    if fields.state is None or fields.state.id != review.state_id:
+        raise InvalidDocument("A response comes from the state the review is about.", "state")
+
+
+def _complete_response(doc_type: DocumentType, fields: DocumentFields) -> DocumentFields:
+    """A response is from the reviewed state and on the review's commitments, unless given."""
+    review = fields.responds_to
+    if doc_type is not DocumentType.RESPONSE or review is None:
+        return fields
+    return replace(
+        fields,
+        state=fields.state or review.state,
+        commitments=list(fields.commitments) or list(review.commitments),
+    )
+
+
+def _keep_unset(document: Document, fields: DocumentFields) -> DocumentFields:
+    """An edit keeps the rating and the review answered unless it names them."""
+    if fields.responds_to is not None and fields.responds_to.id != document.responds_to_id:
+        raise InvalidDocument("A response keeps the review it answers.", "responds_to")
+    return replace(
+        fields,
+        assessment=fields.assessment or document.assessment,
+        responds_to=document.responds_to,
+    )
 
 
 def _apply_fields(document: Document, fields: DocumentFields) -> None:
@@ -131,6 +179,9 @@ def _apply_fields(document: Document, fields: DocumentFields) -> None:
     document.state_id = fields.state.id if fields.state else None
     document.organisation = fields.organisation or None
     document.commitments = list(fields.commitments)
+    document.assessment = fields.assessment
+    document.responds_to = fields.responds_to
+    document.responds_to_id = fields.responds_to.id if fields.responds_to else None
     if fields.lang is not None:
         document.lang = fields.lang
     if fields.published_on is not None:
@@ -152,7 +203,11 @@ def create_document(
     slug: str | None = None,
     summary: str = "Created",
 ) -> Document:
-    """Create a document with its first revision, if the policy lets `user` author it."""
+    """Create a document with its first revision, if the policy lets `user` author it.
+
+    A response also needs `can_respond_to` the review it answers.
+    """
+    fields = _complete_response(doc_type, fields)
     validate_fields(doc_type, fields)
     document = Document(
         lang="en",
@@ -162,6 +217,8 @@ def create_document(
     )
     _apply_fields(document, fields)
     authorize(user, Action.CREATE, document)
+    if fields.responds_to is not None and not can_respond_to(user, fields.responds_to):
+        raise AccessDenied("respond refused")
     db.session.add(document)
     _add_revision(document, user, document.title, fields.source, summary)
     db.session.flush()
@@ -193,6 +250,7 @@ def update_document(
     authorize(user, Action.EDIT, document)
     if document.version != base_version:
         raise EditConflict(document)
+    fields = _keep_unset(document, fields)
     validate_fields(document.type, fields)
     before = _snapshot(document)
     _apply_fields(document, fields)
@@ -234,6 +292,7 @@ def _snapshot(document: Document) -> dict[str, Any]:
         "commitments": [c.number for c in document.commitments],
         "published_on": document.published_on.isoformat() if document.published_on else None,
         "lang": document.lang,
+        "assessment": str(document.assessment) if document.assessment else None,
     }
 
 

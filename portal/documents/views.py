@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from portal.access import Action, can
+from portal.assessments.queries import responses_to
 from portal.documents.diff import line_diff
 from portal.documents.forms import ConfirmForm, DiffForm, DocumentForm
 from portal.documents.listing import DocumentFilters, filtered_documents, paginate
@@ -129,6 +130,7 @@ def show(slug: str) -> ResponseReturnValue:
         document=document,
         revision=document.current_revision,
         confirm=ConfirmForm(),
+        responses=responses_to(current_user, document),
     )
 
 

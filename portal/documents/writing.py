@@ -7,7 +7,17 @@ from typing import Any
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from portal.access import choosable_state_ids, choosable_visibilities, creatable_types
+from portal.access import (
+    choosable_state_ids,
+    choosable_visibilities,
+    creatable_types,
+    default_organisation,
+)
+from portal.assessments.form_fields import (
+    assessment_values,
+    fill_assessment_defaults,
+    prepare_assessment_fields,
+)
 from portal.documents.forms import DocumentForm
 from portal.documents.services import DocumentFields
 from portal.extensions import db
@@ -46,6 +56,7 @@ def prepare_form(
         form.version.data = str(document.version)
     if not form.is_submitted():
         _fill_defaults(form, user, document, visibilities)
+    prepare_assessment_fields(form, user, doc_type, document)
     return True
 
 
@@ -62,10 +73,11 @@ def _fill_defaults(
         form.source.data = document.current_revision.source if document.current_revision else ""
         form.summary.data = ""
         form.version.data = str(document.version)
+        fill_assessment_defaults(form, document)
         return
     if getattr(user, "state", None) is not None:
         form.state.data = user.state.code
-    form.organisation.data = getattr(user, "organisation", None)
+    form.organisation.data = default_organisation(user)
     if visibilities:
         form.visibility.data = visibilities[0].value
 
@@ -79,6 +91,7 @@ def document_fields(form: DocumentForm, doc_type: DocumentType) -> DocumentField
             select(Commitment).where(Commitment.number.in_(form.commitments.data or []))
         )
     )
+    assessment, responds_to = assessment_values(form)
     return DocumentFields(
         title=form.title.data or "",
         source=form.source.data or "",
@@ -87,4 +100,6 @@ def document_fields(form: DocumentForm, doc_type: DocumentType) -> DocumentField
         state=state,
         organisation=form.organisation.data or None,
         commitments=commitments,
+        assessment=assessment,
+        responds_to=responds_to,
     )

@@ -35,34 +35,66 @@ def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
 
 
 # Imported after Base exists: each module subclasses it.
-from portal.models.accounts import Invitation, PasswordReset, RecoveryCode  # noqa: E402
+from portal.models.accounts import (  # noqa: E402
+    Invitation,
+    PasswordReset,
+    RecoveryCode,
+    UserSession,
+)
 from portal.models.audit import AuditChainHead, AuditEvent  # noqa: E402
+from portal.models.comments import Comment, CommentFlag  # noqa: E402
 from portal.models.documents import (  # noqa: E402
+    Assessment,
     Document,
     DocumentStatus,
     DocumentType,
     Revision,
     Visibility,
 )
+from portal.models.plenaries import (  # noqa: E402
+    ActionItem,
+    ActionStatus,
+    ActionStatusChange,
+    AdoptionMethod,
+    MinutesComment,
+    MinutesRevision,
+    MinutesRevisionKind,
+    MinutesStatus,
+    Plenary,
+)
 from portal.models.search import SearchChange  # noqa: E402
 from portal.models.states import Commitment, State  # noqa: E402
-from portal.models.users import Role, User  # noqa: E402
+from portal.models.users import Attribution, Role, User  # noqa: E402
 
 __all__ = [
+    "ActionItem",
+    "ActionStatus",
+    "ActionStatusChange",
+    "AdoptionMethod",
+    "Assessment",
+    "Attribution",
     "AuditChainHead",
     "AuditEvent",
     "Base",
+    "Comment",
+    "CommentFlag",
     "Commitment",
     "Document",
     "DocumentStatus",
     "DocumentType",
     "Invitation",
+    "MinutesComment",
+    "MinutesRevision",
+    "MinutesRevisionKind",
+    "MinutesStatus",
     "PasswordReset",
+    "Plenary",
     "RecoveryCode",
     "Revision",
     "Role",
     "SearchChange",
     "State",
     "User",
+    "UserSession",
     "Visibility",
 ]

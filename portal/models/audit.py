@@ -49,3 +49,6 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     length: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of length and last hash: setting the head back to an earlier event (to hide
+    # deleted newest events) needs the key, which is not in the database.
+    seal: Mapped[str | None] = mapped_column(String(64))

@@ -35,6 +35,8 @@ class DocumentType(enum.StrEnum):
     PRACTICE_NOTE = "practice_note"
     REVIEW = "review"
     PAGE = "page"
+    SELF_ASSESSMENT = "self_assessment"
+    RESPONSE = "response"
 
     @property
     def label(self) -> str:
@@ -44,8 +46,30 @@ class DocumentType(enum.StrEnum):
 
 # Documents a subscribing state publishes about itself: it owns them.
 STATE_TYPES = frozenset(
-    {DocumentType.IMPLEMENTATION_NOTE, DocumentType.LESSON_LEARNED, DocumentType.EMERGING_RISK}
+    {
+        DocumentType.IMPLEMENTATION_NOTE,
+        DocumentType.LESSON_LEARNED,
+        DocumentType.EMERGING_RISK,
+        DocumentType.SELF_ASSESSMENT,
+        DocumentType.RESPONSE,
+    }
 )
+#: Documents that rate a state's progress on its commitments.
+ASSESSMENT_TYPES = frozenset({DocumentType.SELF_ASSESSMENT, DocumentType.REVIEW})
+
+
+class Assessment(enum.StrEnum):
+    """Progress on a commitment, on the Open Government Partnership's reporting scale."""
+
+    NOT_STARTED = "not_started"
+    LIMITED = "limited"
+    SUBSTANTIAL = "substantial"
+    COMPLETE = "complete"
+
+    @property
+    def label(self) -> str:
+        """The rating as people write it."""
+        return self.value.replace("_", " ").capitalize()
 
 
 class Visibility(enum.StrEnum):
@@ -111,6 +135,10 @@ class Document(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+    # Self-assessments and reviews rate progress on their commitments (OGP scale).
+    assessment: Mapped[Assessment | None] = mapped_column(str_enum(Assessment, "assessment"))
+    # A state's response to a review of it.
+    responds_to_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
     # Optimistic locking: an edit names the version it started from; a stale one is refused.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
@@ -118,6 +146,7 @@ class Document(Base):
 
     state: Mapped[State | None] = relationship()
     author: Mapped[User | None] = relationship()
+    responds_to: Mapped[Document | None] = relationship(remote_side=[id])
     commitments: Mapped[list[Commitment]] = relationship(
         secondary=document_commitments, order_by=Commitment.number
     )

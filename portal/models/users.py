@@ -37,6 +37,19 @@ class Role(enum.StrEnum):
         """The role as people write it."""
         return self.value.replace("_", " ").capitalize()
 
+    @property
+    def has_state(self) -> bool:
+        """Government accounts belong to exactly one state; other roles to none."""
+        return self is Role.GOVERNMENT
+
+
+class Attribution(enum.StrEnum):
+    """How a civil-society author's work is signed for everyone but the secretariat."""
+
+    NAME = "name"
+    ORGANISATION = "organisation"
+    PSEUDONYM = "pseudonym"
+
 
 class User(UserMixin, Base):
     """A signed-in participant. Government users belong to exactly one state."""
@@ -76,6 +89,12 @@ class User(UserMixin, Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
+    # Civil-society authors may sign as their organisation or a pseudonym: their own name
+    # is then shown only to the secretariat (portal/access.py `author_label`).
+    attribution: Mapped[Attribution] = mapped_column(
+        str_enum(Attribution, "attribution"), default=Attribution.NAME, server_default="name"
+    )
+    pseudonym: Mapped[str | None] = mapped_column(String(120))
 
     state: Mapped[State | None] = relationship()
 

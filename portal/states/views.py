@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.access import visible_documents
-from portal.documents.listing import DocumentFilters, filtered_documents, paginate
+from portal.assessments.queries import reviews_of, side_by_side
 from portal.extensions import db
 from portal.models import Document, State
+from portal.states.profile import documents_by_commitment
 
 bp = Blueprint("states", __name__, url_prefix="/states")
 
@@ -29,10 +30,29 @@ def index() -> ResponseReturnValue:
     return render_template("states/index.html", states=states, counts=counts)
 
 
+def load_state(code: str) -> State:
+    """The state with this code (any case), or 404."""
+    return db.first_or_404(select(State).where(State.code == code.upper()))
+
+
 @bp.get("/<code>")
 def show(code: str) -> ResponseReturnValue:
-    """A state's profile and its documents."""
-    state = db.first_or_404(select(State).where(State.code == code.upper()))
-    query = filtered_documents(current_user, DocumentFilters(state=state.code))
-    page = paginate(query)
-    return render_template("states/show.html", state=state, page=page)
+    """A state's profile: its documents by commitment, assessments side by side, reviews."""
+    state = load_state(code)
+    return render_template(
+        "states/show.html",
+        state=state,
+        groups=documents_by_commitment(current_user, state),
+        assessments=side_by_side(current_user, state),
+        reviews=reviews_of(current_user, state),
+    )
+
+
+@bp.get("/<code>/commitments/<int:number>")
+def commitment(code: str, number: int) -> ResponseReturnValue:
+    """One state on one commitment: its self-assessments and the reviews, side by side."""
+    state = load_state(code)
+    cells = side_by_side(current_user, state, number)
+    if not cells:
+        abort(404)
+    return render_template("states/commitment.html", state=state, cell=cells[0])

@@ -1,0 +1,1 @@
+"""Assessments: self-assessments and reviews side by side, and states' responses to reviews."""
