@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
@@ -79,14 +80,26 @@ def head_seal(length: int, last_hash: str) -> str:
 
 
 def _chain_head(session: Session) -> AuditChainHead:
-    """The chain head, locked for this transaction (created on an empty database)."""
+    """The chain head, locked for this transaction.
+
+    The migration creates it; should it be missing (tables emptied), the first writer
+    creates it, and a writer racing it waits for that row instead of failing.
+    """
     head = session.get(AuditChainHead, HEAD_ID, with_for_update=True, populate_existing=True)
     if head is None:
-        head = AuditChainHead(
-            id=HEAD_ID, length=0, last_hash=GENESIS, seal=head_seal(0, GENESIS)
+        try:
+            with session.begin_nested():
+                session.add(
+                    AuditChainHead(
+                        id=HEAD_ID, length=0, last_hash=GENESIS, seal=head_seal(0, GENESIS)
+                    )
+                )
+        except IntegrityError:
+            pass  # another transaction created it first
+        head = session.get(
+            AuditChainHead, HEAD_ID, with_for_update=True, populate_existing=True
         )
-        session.add(head)
-        session.flush()
+        assert head is not None
     return head
 
 

@@ -285,6 +285,9 @@ def record_past_adoption(actor: Any, plenary: Plenary, adopted_on: dt.date) -> N
     if plenary.minutes_status is MinutesStatus.ADOPTED:
         raise StepRefused("The minutes are already adopted.")
     adopted_at = dt.datetime.combine(adopted_on, dt.time(), tzinfo=dt.UTC)
+    # The text was drafted before it was adopted, not when it reached the portal.
+    for revision in plenary.minutes_revisions:
+        revision.created_at = min(as_utc(revision.created_at) or adopted_at, adopted_at)
     _adopt(actor, plenary, AdoptionMethod.SECRETARIAT, adopted_at, recorded="past adoption")
 
 

@@ -45,7 +45,13 @@ def snippet(text: str, stems: set[str], lang: str = DEFAULT_LANGUAGE) -> Markup:
     a match the snippet is the beginning of the text. Everything is HTML-escaped.
     """
     stem = _stemmer(lang)
-    matches = [m.span() for m in _WORD.finditer(text) if stems and stem(m.group().lower()) in stems]
+    matches: list[tuple[int, int]] = []
+    if stems:
+        for m in _WORD.finditer(text):
+            if matches and m.start() >= matches[0][0] + SNIPPET_CHARS:
+                break  # past any window that starts before the first match
+            if stem(m.group().lower()) in stems:
+                matches.append(m.span())
     start = max(0, matches[0][0] - CONTEXT_CHARS) if matches else 0
     if start:
         # Begin at a word boundary.
