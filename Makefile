@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup clean bench-search
+.PHONY: run test setup clean bench-search serve bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ test: $(VENV)/.installed-test
 DOCUMENTS ?= 10000
 bench-search: $(VENV)/.installed
 	$(BIN)/python -m bench.search --documents $(DOCUMENTS)
+
+# Production serving with gunicorn (gunicorn.conf.py: WEB_WORKERS, WEB_THREADS, WEB_WORKER_CLASS,
+# WEB_TIMEOUT from the environment). Assumes a migrated database: run `flask db upgrade` first.
+serve: $(VENV)/.installed
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py app:app
+
+# Load benchmark against a hello-world ceiling: make bench-load DOCUMENTS=10000 DATABASE=postgresql
+DATABASE ?= sqlite
+bench-load: $(VENV)/.installed
+	$(BIN)/python -m bench.load --documents $(DOCUMENTS) --database $(DATABASE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

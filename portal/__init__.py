@@ -29,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from portal import auth, cli, errors, plenaries, search, templating
+    from portal import attachments, auth, cli, errors, plenaries, search, templating
     from portal.admin.audit_views import bp as audit_bp
     from portal.admin.views import bp as admin_bp
     from portal.comments.views import bp as comments_bp
@@ -42,11 +42,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (home_bp, documents_bp, commitments_bp, states_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(comments_bp)
+    attachments.init_app(app)
     plenaries.init_app(app)
     search.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     cli.init_app(app)
+    from portal import visitor_pages
+
+    visitor_pages.init_app(app)  # after the other request hooks, before the security headers
     security.init_app(app)  # last: throttles wrap the views registered above
 
     if app.config["PRODUCTION"]:

@@ -31,7 +31,13 @@ from portal.models import (
     Visibility,
 )
 from portal.models.documents import STATE_TYPES
-from portal.models.plenaries import ActionItem, MinutesComment, MinutesStatus, Plenary
+from portal.models.plenaries import (
+    ActionItem,
+    ActionStatus,
+    MinutesComment,
+    MinutesStatus,
+    Plenary,
+)
 
 #: Published visibilities each role may read; `None` is a visitor.
 READABLE: dict[Role | None, frozenset[Visibility]] = {
@@ -239,15 +245,21 @@ def _owned_documents(user: Any, role: Role | None) -> ColumnElement[bool]:
     return false()
 
 
-def author_label(viewer: Any, author: Any) -> str:
+_CURRENT: Any = object()
+
+
+def author_label(viewer: Any, author: Any, signed_as: str | None = _CURRENT) -> str:
     """How `author` is named to `viewer`: a civil-society author who signs as their
     organisation or a pseudonym is named by their own name only to the secretariat.
 
+    `signed_as` is the signature stored with the work when it was written (documents,
+    revisions, comments): pass it, so a later change to the account (a new signature, a
+    new role) never unmasks earlier work. Without it, the account's current signature.
     Every page, history, comment, trail, feed and export that names a person uses this.
     """
     if author is None:
         return "ECHRI secretariat"
-    signed = _signature(author)
+    signed = signature(author) if signed_as is _CURRENT else signed_as
     if signed is None:
         return author.name
     if effective_role(viewer) is Role.SECRETARIAT:
@@ -255,8 +267,11 @@ def author_label(viewer: Any, author: Any) -> str:
     return signed
 
 
-def _signature(author: Any) -> str | None:
-    """The organisation or pseudonym a civil-society author signs with, if not their name."""
+def signature(author: Any) -> str | None:
+    """The organisation or pseudonym a civil-society author signs with now, if not their name
+    (stored with each thing they write)."""
+    if author is None or not hasattr(author, "attribution"):
+        return None
     if author.role is not Role.CIVIL_SOCIETY or author.attribution is Attribution.NAME:
         return None
     if author.attribution is Attribution.ORGANISATION:
@@ -521,7 +536,7 @@ def can_withdraw_objection(user: Any, comment: MinutesComment) -> bool:
     return (
         comment.is_open_objection
         and comment.state_id is not None
-        and effective_role(user) is Role.GOVERNMENT
+        and is_participating_delegation(user, comment.revision.plenary)
         and user.state_id == comment.state_id
     )
 
@@ -532,9 +547,19 @@ def can_update_action_item(user: Any, item: ActionItem) -> bool:
         return False
     if can_manage_plenaries(user):
         return True
-    return effective_role(user) is Role.GOVERNMENT and any(
-        state.id == user.state_id for state in item.owners
+    return (
+        effective_role(user) is Role.GOVERNMENT
+        and has_second_factor(user)
+        and any(state.id == user.state_id for state in item.owners)
     )
+
+
+def can_set_action_status(user: Any, item: ActionItem, status: ActionStatus) -> bool:
+    """Owners report progress (open, in progress, done); only the secretariat drops an item
+    the plenary decided."""
+    if not can_update_action_item(user, item):
+        return False
+    return status is not ActionStatus.DROPPED or can_manage_plenaries(user)
 
 
 # -- Assessments, responses and the matrix ------------------------------------------------
@@ -579,6 +604,12 @@ def published_evidence(user: Any) -> ColumnElement[bool]:
     """SQL condition for what the matrix and side-by-side views count: published documents
     the user may read (never their own drafts, so every reader of a role sees the same)."""
     return and_(visible_documents(user), Document.status == DocumentStatus.PUBLISHED)
+
+
+def evidence_audience(user: Any) -> frozenset[Visibility]:
+    """What `published_evidence(user)` depends on: users with the same audience see the same
+    matrix, so derived counts may be shared between them (and never across audiences)."""
+    return readable_visibilities(user)
 
 
 def can_choose_attribution(user: Any) -> bool:

@@ -1,4 +1,4 @@
-"""The `flask` commands: users, content, states, demo, audit."""
+"""The `flask` commands: users, content, states, demo, audit, backup."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.access import CONTENT_LOADER
 from portal.audit import verify_chain
 from portal.auth.services import AccountError, create_user
+from portal.backup.cli import backup_cli
 from portal.content import document_files, load_content, plenary_files
 from portal.demo import create_demo_accounts, demo_accounts
 from portal.extensions import db
@@ -148,3 +149,4 @@ def init_app(app: Flask) -> None:
     """Register the command groups."""
     for group in (users_cli, content_cli, states_cli, demo_cli, audit_cli, plenaries_cli):
         app.cli.add_command(group)
+    app.cli.add_command(backup_cli)

@@ -73,7 +73,13 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         "SEARCH_INDEX_DIR": env.get("SEARCH_INDEX_DIR", str(instance_path / "search-index")),
         "CONTENT_DIR": env.get("CONTENT_DIR", str(Path.cwd() / "content")),
         "DOCUMENTS_PER_PAGE": 20,
+        # Request bodies; the upload routes allow MAX_UPLOAD_MB more (portal/attachments).
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Attached files: where they are stored, the largest accepted, how long reading
+        # one's text may take before it is stored as "not searchable".
+        "FILES_DIR": env.get("FILES_DIR", str(instance_path / "files")),
+        "MAX_UPLOAD_MB": int(env.get("MAX_UPLOAD_MB", 25)),
+        "TEXT_EXTRACTION_SECONDS": float(env.get("TEXT_EXTRACTION_SECONDS", 20)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -104,4 +110,7 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         "PASSWORD_RESET_VALID_MINUTES": int(env.get("PASSWORD_RESET_VALID_MINUTES", 60)),
         # The matrix marks a cell stale when its latest evidence is older than this.
         "MATRIX_STALE_MONTHS": int(env.get("MATRIX_STALE_MONTHS", 18)),
+        # Seconds a worker may serve a visitor's page from memory (0: never); any audited
+        # change ends them at once (portal/visitor_pages.py).
+        "VISITOR_PAGE_SECONDS": int(env.get("VISITOR_PAGE_SECONDS", 30)),
     }

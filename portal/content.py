@@ -20,6 +20,15 @@ import yaml
 from sqlalchemy import select
 
 from portal.access import CONTENT_LOADER
+from portal.attachments.kinds import UnsupportedFile
+from portal.attachments.loading import (
+    ContentFile,
+    content_file_changes,
+    content_files,
+    files_checksum,
+)
+from portal.attachments.services import FileChanges, change_files
+from portal.attachments.storage import FileTooLarge
 from portal.documents.services import (
     MAX_SLUG_LENGTH,
     RESERVED_SLUGS,
@@ -33,6 +42,7 @@ from portal.extensions import db
 from portal.models import (
     Assessment,
     Commitment,
+    Document,
     DocumentStatus,
     DocumentType,
     State,
@@ -42,11 +52,12 @@ from portal.models.documents import STATE_TYPES
 
 DOCUMENT_KEYS = frozenset(
     {"title", "type", "state", "organisation", "commitments", "visibility", "status",
-     "published", "slug", "lang", "assessment", "responds_to"}
+     "published", "slug", "lang", "assessment", "responds_to", "attachments"}
 )  # fmt: skip
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.DOTALL)
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LANG = re.compile(r"^[a-z]{2}$")
+_FILE_NAME = re.compile(r"^[\w][\w .-]{0,119}$")
 
 
 class ContentError(ValueError):
@@ -164,6 +175,7 @@ class _DocumentSpec:
     slug: str
     type: DocumentType
     fields: DocumentFields
+    attachments: list[Path] = field(default_factory=list)
 
 
 def _choice(meta: dict[str, Any], key: str, enum_cls: Any, default: Any = None) -> Any:
@@ -239,7 +251,26 @@ def parse_document(path: Path, text: str) -> _DocumentSpec:
         assessment=assessment,
         responds_to=responds_to,
     )
-    return _DocumentSpec(slug=slug, type=doc_type, fields=fields)
+    return _DocumentSpec(
+        slug=slug, type=doc_type, fields=fields, attachments=_attachment_paths(path, meta)
+    )
+
+
+def _attachment_paths(path: Path, meta: dict[str, Any]) -> list[Path]:
+    """The files front matter lists (`attachments: [guidance.pdf]`), beside the Markdown."""
+    names = meta.get("attachments") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ContentError("attachments must be a list of file names, e.g. [guidance.pdf]")
+    if len(set(names)) != len(names):
+        raise ContentError("attachments lists a file twice")
+    paths = []
+    for name in names:
+        if not _FILE_NAME.match(name):
+            raise ContentError(f"attachment {name!r} must be a plain file name beside {path.name}")
+        if not (path.parent / name).is_file():
+            raise ContentError(f"attachment {name!r} is not a file beside {path.name}")
+        paths.append(path.parent / name)
+    return paths
 
 
 def load_document_file(
@@ -251,17 +282,20 @@ def load_document_file(
     """
     try:
         text = read_text(path)
-        checksum = hashlib.sha256(text.encode()).hexdigest()
         spec = parse_document(path, text)
+        files = content_files(spec.attachments)
+        checksum = files_checksum(hashlib.sha256(text.encode()).hexdigest(), files)
         if spec.slug in seen:
             raise ContentError(f"slug {spec.slug!r} is already used by {seen[spec.slug]}")
         seen[spec.slug] = path
         document = get_document(spec.slug)
         summary = f"Loaded from {path.name}"
         if document is None:
+            changes = _file_changes(None, files)
             document = create_document(
                 CONTENT_LOADER, spec.type, spec.fields, slug=spec.slug, summary=summary
             )
+            change_files(CONTENT_LOADER, document, changes, revision=document.current_revision)
             report.created.append(spec.slug)
         elif document.content_checksum is None:
             raise ContentError(
@@ -274,13 +308,15 @@ def load_document_file(
         elif document.type is not spec.type:
             raise ContentError(f"type cannot change from {document.type} to {spec.type}")
         else:
-            update_document(
+            changes = _file_changes(document, files)
+            revision = update_document(
                 CONTENT_LOADER,
                 document,
                 spec.fields,
                 base_version=document.version,
                 summary=summary,
             )
+            change_files(CONTENT_LOADER, document, changes, revision=revision, summary=summary)
             report.revised.append(spec.slug)
         document.content_checksum = checksum
         db.session.commit()
@@ -293,6 +329,14 @@ def load_document_file(
     except (ContentError, InvalidDocument) as error:
         db.session.rollback()
         report.errors.append((path, str(error)))
+
+
+def _file_changes(document: Document | None, files: list[ContentFile]) -> FileChanges:
+    """Store the listed files the document does not have yet; ContentError if one is refused."""
+    try:
+        return content_file_changes(document, files)
+    except (UnsupportedFile, FileTooLarge) as error:
+        raise ContentError(f"attachment {error}") from error
 
 
 def load_content(directory: Path, files: Iterable[Path] | None = None) -> LoadReport:

@@ -8,9 +8,12 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from portal.access import AccessDenied
+from portal.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +31,7 @@ MESSAGES = {
     ),
     500: ("Something went wrong", "The portal could not finish your request. It has been logged."),
 }
+RETRY_AFTER_SECONDS = 30
 
 
 def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
@@ -36,6 +40,39 @@ def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
     return render_template(
         "errors/error.html", code=code, title=title, message=message or default
     ), code
+
+
+def database_unavailable(error: Exception) -> ResponseReturnValue:
+    """503 while the database cannot be reached (down, restarting, locked): logged, no traceback.
+
+    The pool pings connections before use, so requests succeed again once it is back.
+    """
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    current_app.logger.warning(
+        "database unavailable for %s %s: %s", request.method, request.path, reason
+    )
+    # Straight from Jinja: Flask's context processors would ask the database who is signed in.
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+        retry=request.path,
+        title="Temporarily unavailable",
+        message="The portal is temporarily unavailable: it cannot reach its database right now. "
+        "Please try again in a minute. If you were saving something, check that it was saved "
+        "once the portal is back.",
+    )
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def end_database_session(error: BaseException | None) -> None:
+    """End the request's session; a connection the database dropped meanwhile is only logged.
+
+    Registered after Flask-SQLAlchemy, so it runs first: its teardown would raise from the
+    rollback of a dead connection and turn a response that was ready into a server error.
+    """
+    try:
+        db.session.remove()
+    except (OperationalError, InterfaceError) as lost:
+        current_app.logger.warning("database connection lost after a request: %s", lost.orig)
+        db.session.remove()  # the connection is invalidated now: closing it again is quiet
 
 
 def cleans_its_own_arguments(view: F) -> F:
@@ -61,6 +98,10 @@ def reject_nul_characters() -> ResponseReturnValue | None:
 def init_app(app: Flask) -> None:
     """Register the error handlers and the NUL-character guard."""
     app.before_request(reject_nul_characters)
+    # Lost connections, refused connections, a locked SQLite file, an exhausted pool.
+    for database_error in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.register_error_handler(database_error, database_unavailable)
+    app.teardown_appcontext(end_database_session)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> ResponseReturnValue:

@@ -22,7 +22,9 @@ def init_app(app: Flask) -> None:
             "creatable_types": lambda: access.creatable_types(current_user),
             "can_administer": lambda: access.can_administer(current_user),
             "can_read_audit_trail": lambda: access.can_read_audit_trail(current_user),
-            "author_label": lambda author: access.author_label(current_user, author),
+            "author_label": lambda author, *signed: access.author_label(
+                current_user, author, *signed
+            ),
             "can_respond_to": lambda review: access.can_respond_to(current_user, review),
             "DocumentType": DocumentType,
             "DocumentStatus": DocumentStatus,

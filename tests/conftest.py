@@ -99,6 +99,7 @@ def app(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
             "SERVER_NAME": "portal.test",
             "CONTENT_DIR": str(CONTENT_DIR),
             "SEARCH_INDEX_DIR": str(tmp_path / "search-index"),
+            "FILES_DIR": str(tmp_path / "files"),
             "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
             # Tests sign in many accounts from one address; tests/test_security.py
             # turns throttling on where it is the subject.

@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal.access import CONTENT_LOADER, AccessDenied, can_respond_to
+from portal.admin.services import change_role
+from portal.auth.attribution import set_attribution
 from portal.documents.services import (
     DocumentFields,
     InvalidDocument,
@@ -27,6 +29,7 @@ from portal.models import (
     Document,
     DocumentStatus,
     DocumentType,
+    Role,
     User,
     Visibility,
 )
@@ -376,3 +379,40 @@ def test_searching_the_trail_by_email_does_not_unmask_an_author(
         assert form.validate()
         assert db.session.scalars(audit_events(official, form)).first() is None
         assert db.session.scalars(audit_events(secretariat, form)).first() is not None
+
+
+def test_later_account_changes_never_unmask_earlier_work(
+    app: Flask, make_user, pseudonymous_review: tuple[User, Document]
+) -> None:
+    """The signature is stored with the work: a role change or a new signature (even the
+    real name) leaves earlier pseudonymous work signed as it was written."""
+    author, review = pseudonymous_review
+    change_role(make_user("secretariat"), author, Role.INDUSTRY, None)
+    db.session.commit()
+    visitor = app.test_client()
+    for path in (f"/documents/{review.slug}", f"/documents/{review.slug}/history", "/states/FR"):
+        page = visitor.get(path).get_data(as_text=True)
+        assert REAL_NAME not in page, path
+    change_role(make_user("secretariat"), author, Role.CIVIL_SOCIETY, None)
+    set_attribution(author, Attribution.NAME, None)
+    db.session.commit()
+    page = visitor.get(f"/documents/{review.slug}").get_data(as_text=True)
+    assert REAL_NAME not in page and PSEUDONYM in page
+
+
+def test_a_response_is_never_read_more_widely_than_its_review(
+    app: Flask, make_user, make_document
+) -> None:
+    review = make_document(REVIEW, "participants", state_code="FR")
+    official = make_user("government", "FR")
+    with pytest.raises(InvalidDocument, match="more widely"):
+        create_document(
+            official,
+            DocumentType.RESPONSE,
+            fields(title="Our answer", visibility=Visibility.PUBLIC, responds_to=review),
+        )
+    create_document(
+        official,
+        DocumentType.RESPONSE,
+        fields(title="Our answer", visibility=Visibility.PARTICIPANTS, responds_to=review),
+    )

@@ -192,7 +192,7 @@ def test_filters_by_type_and_year_apply_to_page_and_csv(
         key = (row["state_code"], int(row["commitment"]))
         assert int(row["total"]) == page[key] == notes[(*key, NOTE)]
         assert all(int(row[f"count_{t.value}"]) == 0 for t in DocumentType if t is not NOTE)
-    for bad in ("type=memo", "year=20x4", "sort=colour"):
+    for bad in ("type=memo", "year=20x4", "year=9999", "sort=colour"):
         assert client.get(f"/commitments/matrix?{bad}").status_code == 400
         assert client.get(f"/commitments/matrix.csv?{bad}").status_code == 400
 
@@ -258,3 +258,15 @@ def test_cells_show_the_latest_readable_ratings_of_each_kind(app: Flask, client)
 def test_the_matrix_is_linked_from_the_navigation_and_the_commitments_page(client) -> None:
     assert 'href="/commitments/matrix"' in client.get("/commitments/").text
     assert 'href="/commitments/matrix"' in client.get("/").text
+
+
+def test_an_old_rating_is_marked_stale_even_beside_recent_evidence(app: Flask) -> None:
+    """A recent note does not make a 30-month-old civil-society rating current."""
+    publish(REVIEW, Visibility.PUBLIC, DocumentStatus.PUBLISHED, "NO", (3,), on=OLD)
+    publish(NOTE, Visibility.PUBLIC, DocumentStatus.PUBLISHED, "NO", (3,), on=RECENT)
+    table = build_matrix(None, MatrixFilters(), today=TODAY, stale_months=18)
+    (cell,) = [
+        c for row in table.rows for c in row.cells
+        if row.state.code == "NO" and c.commitment.number == 3
+    ]  # fmt: skip
+    assert not cell.stale and cell.review_stale and cell.review_on == OLD

@@ -150,12 +150,15 @@ def test_secretariat_records_a_plenary_and_runs_the_minutes_through_the_pages(
     ]  # fmt: skip
 
 
-def test_saving_while_circulated_keeps_the_deadline(app, secretariat):
+def test_saving_while_circulated_recalls_the_draft(app, secretariat):
+    """The delegations must see the text they would adopt: a change needs a new circulation."""
     plenary = circulated(secretariat)
     save_minutes(secretariat, plenary, DRAFT + " Corrected.")
-    assert plenary.minutes_status is MinutesStatus.CIRCULATED
-    assert as_utc(plenary.comment_deadline) == LATER
+    assert plenary.minutes_status is MinutesStatus.DRAFT
+    assert plenary.comment_deadline is None
     assert [r.number for r in plenary.minutes_revisions] == [1, 2]
+    circulate_minutes(secretariat, plenary, LATER, now=NOW)
+    assert as_utc(plenary.comment_deadline) == LATER
 
 
 def test_circulating_needs_a_future_deadline(app, secretariat):
@@ -519,3 +522,42 @@ def test_bad_plenary_file_is_reported_and_skipped(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["content", "load", str(tmp_path)])
     assert result.exit_code == 1 and "ZZ not in states.yml" in result.output
     assert db.session.scalar(select(func.count()).select_from(Plenary)) == 0
+
+
+def test_silence_needs_silence_at_the_deadline_and_the_circulated_text(
+    secretariat, make_user
+) -> None:
+    """An objection open at the deadline blocks silence even if withdrawn later; a text
+    changed after circulation goes back to draft and must be circulated again."""
+    delegate = make_user("government", "FR")
+    plenary = circulated(secretariat)
+    objection = comment_on_minutes(delegate, plenary, "We object.", objection=True, now=NOW)
+    db.session.commit()
+    objection.resolved_at = LATER + dt.timedelta(days=5)
+    db.session.commit()
+    assert not apply_silence_procedure(plenary, LATER + dt.timedelta(days=6))
+    assert plenary.minutes_status is MinutesStatus.CIRCULATED
+
+    other = circulated(secretariat, number=8)
+    save_minutes(secretariat, other, "A completely different text.")
+    db.session.commit()
+    assert other.minutes_status is MinutesStatus.DRAFT and other.comment_deadline is None
+    assert not apply_silence_procedure(other, LATER + dt.timedelta(days=1))
+
+
+def test_owners_report_progress_but_only_the_secretariat_drops_an_item(
+    app, secretariat, make_user
+) -> None:
+    """Dropping a decided action is the secretariat's; owners need two-factor sign-in."""
+    plenary = record(secretariat)
+    item = create_action_item(secretariat, plenary, "Draft a template", [state("FR")])
+    db.session.commit()
+    owner = make_user("government", "FR")
+    with pytest.raises(AccessDenied):
+        change_action_status(owner, item, ActionStatus.DROPPED, "Not needed")
+    without_2fa = make_user("government", "FR", two_factor=False)
+    with pytest.raises(AccessDenied):
+        change_action_status(without_2fa, item, ActionStatus.DONE, "Done")
+    change_action_status(owner, item, ActionStatus.DONE, "Done")
+    change_action_status(secretariat, item, ActionStatus.DROPPED, "Superseded")
+    assert item.status is ActionStatus.DROPPED

@@ -110,6 +110,7 @@ def upgrade():
     sa.Column('document_id', sa.Integer(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('signed_as', sa.String(length=200), nullable=True),
     sa.Column('source', sa.Text(), nullable=False),
     sa.Column('html', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -165,7 +166,11 @@ def upgrade():
     with op.batch_alter_table('comment_flags', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_comment_flags_comment_id'), ['comment_id'], unique=False)
 
+    with op.batch_alter_table('revisions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('signed_as', sa.String(length=200), nullable=True))
+
     with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('signed_as', sa.String(length=200), nullable=True))
         # Two new document types: self-assessments and states' responses to reviews.
         batch_op.drop_constraint(op.f('ck_documents_document_type'), type_='check')
         batch_op.create_check_constraint(
@@ -236,7 +241,11 @@ def downgrade():
         batch_op.drop_constraint(op.f('ck_users_attribution'), type_='check')
         batch_op.drop_column('attribution')
 
+    with op.batch_alter_table('revisions', schema=None) as batch_op:
+        batch_op.drop_column('signed_as')
+
     with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_column('signed_as')
         batch_op.drop_constraint(op.f('ck_documents_document_type'), type_='check')
         batch_op.create_check_constraint(
             op.f('ck_documents_document_type'), sa.column('type').in_(DOCUMENT_TYPES[:-2])

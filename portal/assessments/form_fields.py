@@ -9,7 +9,7 @@ from flask import request
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from portal.access import respondable_reviews
+from portal.access import Action, can, respondable_reviews
 from portal.documents.forms import DocumentForm
 from portal.extensions import db
 from portal.models import Assessment, Document, DocumentType, State
@@ -40,7 +40,8 @@ def prepare_assessment_fields(
             )
         )
     form.responds_to.choices = [SelectChoice("", "— choose a review —")] + [
-        SelectChoice(r.slug, review_choice_label(r)) for r in reviews
+        SelectChoice(r.slug, review_choice_label(r) if can(user, Action.READ, r) else UNREADABLE)
+        for r in reviews
     ]
     if not form.is_submitted():
         wanted = document.responds_to.slug if document and document.responds_to else None
@@ -50,6 +51,9 @@ def prepare_assessment_fields(
             review = next(r for r in reviews if r.slug == wanted)
             if document is None and review.state is not None:
                 form.state.data = review.state.code
+
+
+UNREADABLE = "A review you cannot read"
 
 
 def review_choice_label(review: Document) -> str:

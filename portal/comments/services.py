@@ -21,6 +21,7 @@ from portal.access import (
     can_flag_comment,
     can_moderate_comments,
     has_flagged_comment,
+    signature,
     visible_comments,
 )
 from portal.audit import record_event
@@ -95,6 +96,7 @@ def add_comment(
             raise InvalidComment("The secretariat hid this comment, so it takes no replies.")
     text = _clean_source(source)
     comment = Comment(
+        signed_as=signature(author),
         document_id=document.id,
         parent_id=parent.id if parent is not None else None,
         author_id=author.id,
@@ -238,6 +240,14 @@ class FlaggedComment:
     flags: list[CommentFlag]
 
 
+#: What the moderation queue shows of each comment, loaded in a few queries, not per row.
+_QUEUE_LOADING = (
+    selectinload(Comment.flags).selectinload(CommentFlag.user),
+    selectinload(Comment.author),
+    selectinload(Comment.document),
+)
+
+
 def moderation_queue(moderator: Any) -> tuple[list[FlaggedComment], list[Comment]]:
     """Comments with open flags (most flagged first), then the most recently hidden ones."""
     if not can_moderate_comments(moderator):
@@ -249,9 +259,11 @@ def moderation_queue(moderator: Any) -> tuple[list[FlaggedComment], list[Comment
         .where(CommentFlag.resolved_at.is_(None), visible_comments(moderator))
         .group_by(Comment.id)
         .order_by(open_flags.desc(), func.min(CommentFlag.created_at), Comment.id)
+        .options(*_QUEUE_LOADING)
     ).all()
     hidden = db.session.scalars(
         select(Comment)
+        .options(*_QUEUE_LOADING)
         .where(Comment.hidden_at.is_not(None), visible_comments(moderator))
         .order_by(Comment.hidden_at.desc(), Comment.id.desc())
         .limit(RECENTLY_HIDDEN)

@@ -263,7 +263,9 @@ def comment_helpers() -> dict[str, Any]:
     """Template functions for comment threads, each answering for the signed-in user."""
     return {
         "comments_for": comments_for,
-        "comment_author": lambda comment: author_label(current_user, comment.author),
+        "comment_author": lambda comment: author_label(
+            current_user, comment.author, comment.signed_as
+        ),
         "person_label": lambda person: author_label(current_user, person),
         "can_edit_comment": lambda comment: can_edit_comment(
             current_user, comment, services.utcnow()

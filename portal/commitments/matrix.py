@@ -43,7 +43,7 @@ class MatrixFilters:
         filters.type, filters.error = document_type_argument(args)
         if args.get("year"):
             year = args["year"].strip()
-            if not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 9999):
+            if not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 9998):
                 filters.error = "A year is four digits, such as 2024."
             else:
                 filters.year = int(year)
@@ -71,8 +71,14 @@ class Cell:
     counts: dict[DocumentType, int] = field(default_factory=dict)
     latest: dt.date | None = None
     self_assessment: Assessment | None = None
+    self_assessment_on: dt.date | None = None
     review: Assessment | None = None
+    review_on: dt.date | None = None
     stale: bool = False
+    # A rating older than the stale age is marked on its own: a recent note in the same
+    # cell does not make an old rating current.
+    self_assessment_stale: bool = False
+    review_stale: bool = False
 
     @property
     def total(self) -> int:
@@ -152,28 +158,35 @@ def build_matrix(user: Any, filters: MatrixFilters, *, today: dt.date, stale_mon
     ratings = (
         select(
             Document.state_id, link.commitment_id, Document.type, Document.assessment,
-            rank.label("rank"),
+            Document.published_on, rank.label("rank"),
         )
         .join(document_commitments, link.document_id == Document.id)
         .where(*evidence, Document.type.in_([DocumentType.SELF_ASSESSMENT, DocumentType.REVIEW]))
         .subquery()
     )  # fmt: skip
-    for state_id, commitment_id, doc_type, assessment in db.session.execute(
+    for state_id, commitment_id, doc_type, assessment, published_on in db.session.execute(
         select(
-            ratings.c.state_id, ratings.c.commitment_id, ratings.c.type, ratings.c.assessment
+            ratings.c.state_id, ratings.c.commitment_id, ratings.c.type, ratings.c.assessment,
+            ratings.c.published_on,
         ).where(ratings.c.rank == 1)
-    ):
+    ):  # fmt: skip
         cell = cells.get((state_id, commitment_id))
         if cell is None or assessment is None:
             continue
         if DocumentType(doc_type) is DocumentType.SELF_ASSESSMENT:
-            cell.self_assessment = Assessment(assessment)
+            cell.self_assessment, cell.self_assessment_on = Assessment(assessment), published_on
         else:
-            cell.review = Assessment(assessment)
+            cell.review, cell.review_on = Assessment(assessment), published_on
 
     stale_before = months_before(today, stale_months)
+
+    def older(day: dt.date | None) -> bool:
+        return day is not None and day < stale_before
+
     for cell in cells.values():
-        cell.stale = cell.latest is not None and cell.latest < stale_before
+        cell.stale = older(cell.latest)
+        cell.self_assessment_stale = older(cell.self_assessment_on)
+        cell.review_stale = older(cell.review_on)
     rows = [Row(s, [cells[(s.id, c.id)] for c in commitments]) for s in states]
     if filters.sort == "total":
         rows.sort(key=lambda row: -row.total)  # stable: ties stay in name order
@@ -204,7 +217,9 @@ def matrix_csv(matrix: Matrix, documents_url: Any) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
         ["state_code", "state", "commitment", "total", *(f"count_{t.value}" for t in CSV_TYPES),
-         "latest_published", "self_assessment_rating", "review_rating", "stale", "documents"]
+         "latest_published", "self_assessment_rating", "self_assessment_date",
+         "self_assessment_stale", "review_rating", "review_date", "review_stale", "stale",
+         "documents"]
     )  # fmt: skip
     for row in matrix.rows:
         for cell in row.cells:
@@ -217,7 +232,11 @@ def matrix_csv(matrix: Matrix, documents_url: Any) -> str:
                     *(cell.counts.get(t, 0) for t in CSV_TYPES),
                     cell.latest.isoformat() if cell.latest else "",
                     cell.self_assessment.value if cell.self_assessment else "",
+                    cell.self_assessment_on.isoformat() if cell.self_assessment_on else "",
+                    "yes" if cell.self_assessment_stale else "no",
                     cell.review.value if cell.review else "",
+                    cell.review_on.isoformat() if cell.review_on else "",
+                    "yes" if cell.review_stale else "no",
                     "yes" if cell.stale else "no",
                     documents_url(cell),
                 ]

@@ -10,7 +10,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.access import visible_documents
-from portal.commitments.matrix import Cell, Matrix, MatrixFilters, build_matrix, matrix_csv
+from portal.commitments.matrix import Cell, Matrix, MatrixFilters, matrix_csv
+from portal.commitments.matrix_cache import matrix_for
 from portal.documents.listing import DocumentFilters, filtered_documents, paginate
 from portal.extensions import db
 from portal.models import Commitment, Document
@@ -51,7 +52,7 @@ def _matrix() -> Matrix:
     filters = MatrixFilters.from_args(request.args)
     if filters.error:
         abort(400, description=filters.error)
-    return build_matrix(
+    return matrix_for(
         current_user,
         filters,
         today=dt.date.today(),

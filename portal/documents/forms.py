@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
     IntegerField,
+    MultipleFileField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -61,10 +62,22 @@ class DocumentForm(FlaskForm):
         description="Markdown: # headings, **bold**, [links](https://…), tables, footnotes [^1].",
     )
     summary = StringField("Summary of this change", validators=[Optional(), Length(max=300)])
+    # Attached files (portal/attachments): new ones, and current ones to remove; a current
+    # file is replaced through an input named replace-<its id>.
+    files = MultipleFileField(
+        "Attach files",
+        description="PDF, DOCX, XLSX, ODT, CSV, PNG or JPEG. Files are stored when you save.",
+    )
+    # Ids no longer attached are ignored (the version check reports the stale form).
+    remove_files = MultiCheckboxField(
+        "Remove", coerce=int, validate_choice=False, validators=[Optional()]
+    )
     # The document version the edit started from (optimistic locking).
     version = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$")])
     preview = SubmitField("Preview")
     save = SubmitField("Save")
+    #: The status a refused save answers with (413 for a file too large).
+    error_status = 400
 
 
 class ConfirmForm(FlaskForm):

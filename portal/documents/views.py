@@ -11,6 +11,8 @@ from sqlalchemy import Select, select
 
 from portal.access import Action, can
 from portal.assessments.queries import responses_to
+from portal.attachments.services import change_files
+from portal.attachments.uploads import staged_changes
 from portal.documents.diff import line_diff
 from portal.documents.forms import ConfirmForm, DiffForm, DocumentForm
 from portal.documents.listing import DocumentFilters, filtered_documents, paginate
@@ -55,6 +57,14 @@ def load_revision(document: Document, number: int) -> Revision:
     return revision
 
 
+def status_form(document: Document) -> ConfirmForm | None:
+    """The withdraw/restore form, only for someone who may use it: making one starts a
+    session (its CSRF token), which a visitor's page must not do (it could not be kept)."""
+    if can(current_user, Action.WITHDRAW, document) or can(current_user, Action.RESTORE, document):
+        return ConfirmForm()
+    return None
+
+
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """Documents the user may read, filterable by type, state and commitment."""
@@ -82,6 +92,7 @@ def submit_document_form(
     except InvalidDocument as error:
         db.session.rollback()
         getattr(form, error.field).errors.append(str(error))
+        form.error_status = getattr(error, "status", 400)
         return None, None
     db.session.commit()
     return None, redirect(url_for(".show", slug=slug))
@@ -101,9 +112,11 @@ def create() -> ResponseReturnValue:
 
     def save() -> str:
         fields = document_fields(form, doc_type)
+        files = staged_changes(form, None)
         document = create_document(
             current_user, doc_type, fields, summary=form.summary.data or "Created"
         )
+        change_files(current_user, document, files, revision=document.current_revision)
         flash(f"“{document.title}” was saved.", "success")
         return document.slug
 
@@ -118,7 +131,7 @@ def create() -> ResponseReturnValue:
         doc_type=doc_type,
         document=None,
         preview_html=preview_html,
-    ), 400 if form.errors else 200
+    ), form.error_status if form.errors else 200
 
 
 @bp.get("/<slug>")
@@ -129,7 +142,7 @@ def show(slug: str) -> ResponseReturnValue:
         "documents/show.html",
         document=document,
         revision=document.current_revision,
-        confirm=ConfirmForm(),
+        confirm=status_form(document),
         responses=responses_to(current_user, document),
     )
 
@@ -143,12 +156,16 @@ def edit(slug: str) -> ResponseReturnValue:
     prepare_form(form, current_user, document.type, document)
 
     def save() -> str:
+        files = staged_changes(form, document)
         revision = update_document(
             current_user,
             document,
             document_fields(form, document.type),
             base_version=int(form.version.data or 0),
             summary=form.summary.data or "",
+        )
+        revision = change_files(
+            current_user, document, files, revision=revision, summary=form.summary.data or ""
         )
         flash(f"Saved as revision {revision.number}." if revision else "Saved.", "success")
         return document.slug
@@ -164,7 +181,7 @@ def edit(slug: str) -> ResponseReturnValue:
         else:
             if done is not None:
                 return done
-    status = 409 if conflict else 400 if form.errors else 200
+    status = 409 if conflict else form.error_status if form.errors else 200
     return render_template(
         "documents/edit.html",
         form=form,
@@ -224,7 +241,7 @@ def revision(slug: str, number: int) -> ResponseReturnValue:
         "documents/show.html",
         document=document,
         revision=load_revision(document, number),
-        confirm=ConfirmForm(),
+        confirm=status_form(document),
     )
 
 

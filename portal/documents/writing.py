@@ -18,6 +18,7 @@ from portal.assessments.form_fields import (
     fill_assessment_defaults,
     prepare_assessment_fields,
 )
+from portal.attachments.uploads import prepare_file_fields
 from portal.documents.forms import DocumentForm
 from portal.documents.services import DocumentFields
 from portal.extensions import db
@@ -57,6 +58,7 @@ def prepare_form(
     if not form.is_submitted():
         _fill_defaults(form, user, document, visibilities)
     prepare_assessment_fields(form, user, doc_type, document)
+    prepare_file_fields(form, document)
     return True
 
 

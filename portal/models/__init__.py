@@ -41,6 +41,7 @@ from portal.models.accounts import (  # noqa: E402
     RecoveryCode,
     UserSession,
 )
+from portal.models.attachments import Attachment  # noqa: E402
 from portal.models.audit import AuditChainHead, AuditEvent  # noqa: E402
 from portal.models.comments import Comment, CommentFlag  # noqa: E402
 from portal.models.documents import (  # noqa: E402
@@ -72,6 +73,7 @@ __all__ = [
     "ActionStatusChange",
     "AdoptionMethod",
     "Assessment",
+    "Attachment",
     "Attribution",
     "AuditChainHead",
     "AuditEvent",

@@ -32,6 +32,8 @@ class Comment(Base):
         ForeignKey("comments.id", ondelete="CASCADE"), index=True
     )
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # As on documents: the signature used when the comment was written (None: the name).
+    signed_as: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     Column,
@@ -23,6 +23,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.models import Base, str_enum
 from portal.models.states import Commitment, State
 from portal.models.users import User
+
+if TYPE_CHECKING:
+    from portal.models.attachments import Attachment
 
 
 class DocumentType(enum.StrEnum):
@@ -122,6 +125,9 @@ class Document(Base):
     state_id: Mapped[int | None] = mapped_column(ForeignKey("states.id"), index=True)
     organisation: Mapped[str | None] = mapped_column(String(200))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The organisation or pseudonym a civil-society author signed with (None: their name),
+    # kept as written: later changes to the account never unmask earlier work.
+    signed_as: Mapped[str | None] = mapped_column(String(200))
     visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "visibility"))
     status: Mapped[DocumentStatus] = mapped_column(str_enum(DocumentStatus, "document_status"))
     published_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
@@ -185,6 +191,7 @@ class Revision(Base):
     source: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_as: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -194,6 +201,11 @@ class Revision(Base):
         back_populates="revisions", foreign_keys=[document_id]
     )
     author: Mapped[User | None] = relationship()
+    # The files this revision has (portal/models/attachments.py); a new revision carries
+    # the previous one's forward.
+    attachments: Mapped[list[Attachment]] = relationship(
+        secondary="revision_attachments", order_by="Attachment.filename, Attachment.id"
+    )
 
     def __repr__(self) -> str:
         return f"<Revision {self.document_id}#{self.number}>"

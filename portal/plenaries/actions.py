@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from portal.access import AccessDenied, can_update_action_item, visible_plenaries
+from portal.access import AccessDenied, can_set_action_status, visible_plenaries
 from portal.audit import record_event
 from portal.extensions import db
 from portal.models import ActionItem, ActionStatus, ActionStatusChange, Plenary, State
@@ -91,7 +91,7 @@ def change_action_status(
     actor: Any, item: ActionItem, status: ActionStatus, note: str, now: dt.datetime | None = None
 ) -> ActionStatusChange:
     """Move an item to a new status with a note; the step joins its dated history."""
-    if not can_update_action_item(actor, item):
+    if not can_set_action_status(actor, item, status):
         raise AccessDenied("changing the action item refused")
     if status is item.status:
         raise InvalidPlenary(f"The item is already {status.label.lower()}.", "status")

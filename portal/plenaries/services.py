@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.access import (
     AccessDenied,
@@ -27,6 +28,8 @@ from portal.audit import record_event
 from portal.extensions import db
 from portal.markdown import render_markdown
 from portal.models import (
+    ActionItem,
+    ActionStatusChange,
     AdoptionMethod,
     MinutesComment,
     MinutesRevision,
@@ -89,8 +92,19 @@ def require_manager(actor: Any) -> None:
 
 
 def get_plenary(number: int) -> Plenary | None:
-    """The plenary with this number, if any."""
-    return db.session.scalar(select(Plenary).where(Plenary.number == number))
+    """The plenary with this number, if any, with what its page shows loaded up front."""
+    return db.session.scalar(
+        select(Plenary)
+        .where(Plenary.number == number)
+        .options(
+            selectinload(Plenary.participants),
+            selectinload(Plenary.minutes_revisions).selectinload(MinutesRevision.author),
+            selectinload(Plenary.action_items).selectinload(ActionItem.owners),
+            selectinload(Plenary.action_items)
+            .selectinload(ActionItem.history)
+            .selectinload(ActionStatusChange.changed_by),
+        )
+    )
 
 
 def readable_plenaries(user: Any) -> list[Plenary]:
@@ -202,7 +216,9 @@ def _add_revision(
 def save_minutes(actor: Any, plenary: Plenary, source: str) -> MinutesRevision | None:
     """Save a new draft of the minutes; None if the text did not change.
 
-    Allowed while drafting and while circulated (the deadline stays as it was).
+    Saving circulated minutes takes them back to draft: the delegations commented on the
+    text they were sent, so a changed text must be circulated again with a new deadline
+    before silence can adopt it.
     """
     require_manager(actor)
     if plenary.minutes_status is MinutesStatus.ADOPTED:
@@ -211,7 +227,18 @@ def save_minutes(actor: Any, plenary: Plenary, source: str) -> MinutesRevision |
     if plenary.current_minutes is not None and plenary.current_minutes.source == source:
         return None
     revision = _add_revision(actor, plenary, source, MinutesRevisionKind.DRAFT)
-    record_event(actor, "minutes.save", plenary, content=source, revision=revision.number)
+    recalled = plenary.minutes_status is MinutesStatus.CIRCULATED
+    if recalled:
+        plenary.minutes_status = MinutesStatus.DRAFT
+        plenary.comment_deadline = None
+    record_event(
+        actor,
+        "minutes.save",
+        plenary,
+        content=source,
+        revision=revision.number,
+        recalled_from_circulation=recalled,
+    )
     return revision
 
 
@@ -300,10 +327,24 @@ def apply_silence_procedure(plenary: Plenary, now: dt.datetime | None = None) ->
     now = now or utc_now()
     if plenary.minutes_status is not MinutesStatus.CIRCULATED or deadline is None:
         return False
-    if deadline > now or open_objections(plenary) or plenary.current_minutes is None:
+    if deadline > now or plenary.current_minutes is None:
+        return False
+    if objections_open_at(plenary, deadline):
+        # Silence was broken: only an explicit adoption (or a new circulation) can follow.
         return False
     _adopt(SILENCE_PROCEDURE, plenary, AdoptionMethod.SILENCE, deadline)
     return True
+
+
+def objections_open_at(plenary: Plenary, moment: dt.datetime) -> list[MinutesComment]:
+    """Objections made before `moment` and not withdrawn or resolved by then."""
+    return [
+        c
+        for c in minutes_comments(plenary)
+        if c.is_objection
+        and (as_utc(c.created_at) or moment) <= moment
+        and (c.resolved_at is None or (as_utc(c.resolved_at) or moment) > moment)
+    ]
 
 
 def apply_silence_procedures(now: dt.datetime | None = None) -> list[Plenary]:

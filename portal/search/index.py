@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError, Index, LockError
 from whoosh.searching import Searcher
-from whoosh.writing import CLEAR
+from whoosh.util.filelock import try_for
+from whoosh.writing import CLEAR, SegmentWriter
 
-from portal.models import Document, Revision, SearchChange
+from portal.models import Attachment, Document, Revision, SearchChange
 from portal.search.schema import (
     META_ID,
     build_schema,
@@ -38,6 +39,25 @@ BATCH = 500
 # compound=False keeps segments as separate files that searchers memory-map: opening
 # one is then ~0.3 ms instead of copying the whole segment into memory.
 WRITER_ARGS = {"compound": False, "limitmb": 128}
+
+
+def _writer(ix: Index, timeout: float, **args: object) -> SegmentWriter:
+    """`ix.writer()`, except that a writer which cannot start lets go of the write lock.
+
+    Whoosh takes the lock before creating the writer's files; on a full or read-only disk
+    that fails and the lock stays held until the half-made writer is garbage-collected, so
+    this process could not write to the index even once the disk is fixed.
+    """
+    lock = ix.lock("WRITELOCK")
+    if not try_for(lock.acquire, timeout=timeout, delay=0.1):
+        raise LockError
+    try:
+        writer = SegmentWriter(ix, _lk=False, **args)
+    except BaseException:
+        lock.release()
+        raise
+    writer.writelock = lock  # commit() and cancel() release it
+    return writer
 
 
 @dataclass(frozen=True)
@@ -57,7 +77,12 @@ def _load_documents(session: Session, ids: Iterable[int] | None = None) -> Itera
             selectinload(Document.state),
             selectinload(Document.author),
             selectinload(Document.commitments),
-            selectinload(Document.current_revision).load_only(Revision.html),
+            selectinload(Document.current_revision).options(
+                load_only(Revision.html),
+                selectinload(Revision.attachments).load_only(
+                    Attachment.filename, Attachment.text
+                ),
+            ),
         )
         .order_by(Document.id)
         .execution_options(yield_per=BATCH)
@@ -87,6 +112,19 @@ class SearchIndex:
                 if self._index is None:
                     self._index = self._open_or_rebuild()
         return self._index
+
+    def _replace_vanished(self, ix: Index) -> Index:
+        """The open index's directory was deleted or emptied: rebuild it, once for all threads."""
+        with self._open_lock:
+            if self._index is ix:
+                log.warning("search index at %s vanished: rebuilding it", self.directory)
+                self._index = self._open_or_rebuild()
+            return self._index
+
+    def _live_index(self) -> Index:
+        """The open index, rebuilt first if its files disappeared since it was opened."""
+        ix = self.index()
+        return self._replace_vanished(ix) if ix.latest_generation() < 0 else ix
 
     def _open_or_rebuild(self) -> Index:
         # Several workers may start at once on a machine without an index: one builds it,
@@ -158,8 +196,12 @@ class SearchIndex:
         are memory-mapped, reopening after a change costs well under a millisecond.
         """
         ix = self.index()
+        latest = ix.latest_generation()
+        if latest < 0:
+            ix = self._replace_vanished(ix)
+            latest = ix.latest_generation()
         searcher: Searcher | None = getattr(self._local, "searcher", None)
-        if searcher is not None and searcher.reader().generation() != ix.latest_generation():
+        if searcher is not None and searcher.reader().generation() != latest:
             self._discard(searcher)
             searcher = None
         if searcher is None:
@@ -206,7 +248,7 @@ class SearchIndex:
         applied = 0
         while True:
             try:
-                writer = self.index().writer(timeout=timeout, **WRITER_ARGS)
+                writer = _writer(self._live_index(), timeout, **WRITER_ARGS)
             except LockError:
                 log.info("search index is locked by another process; it will apply the log")
                 return applied

@@ -24,10 +24,11 @@ from portal.search.postings import cache_for, doc_set, scored
 from portal.search.schema import (
     DEFAULT_LANGUAGE,
     SPELLING_FIELDS,
+    attachments_field,
     body_field,
     title_field,
 )
-from portal.search.snippets import snippet
+from portal.search.snippets import has_match, snippet
 
 MAX_QUERY_LENGTH = 500
 PAGE_SIZE = 10
@@ -99,6 +100,8 @@ class SearchHit:
     snippet: Markup
     visibility: str
     status: str
+    #: The attached file the snippet comes from, when the text itself does not match.
+    attachment: str | None = None
 
 
 @dataclass
@@ -114,13 +117,13 @@ class SearchOutcome:
 
 
 def _text_fields(searcher: Searcher) -> tuple[list[str], dict[str, float]]:
-    """Title and body fields of the languages present in the index, titles boosted."""
+    """Title, body and attached-file fields of the languages in the index, titles boosted."""
     memo = cache_for(searcher).memo
     if "text_fields" not in memo:
         langs = {term.decode() for term in searcher.lexicon("lang")} | {DEFAULT_LANGUAGE}
         fields, boosts = [], {}
         for lang in sorted(langs):
-            fields += [title_field(lang), body_field(lang)]
+            fields += [title_field(lang), body_field(lang), attachments_field(lang)]
             boosts[title_field(lang)] = 3.0
         memo["text_fields"] = fields, boosts
     fields, boosts = memo["text_fields"]
@@ -327,6 +330,8 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
     start = (request.page - 1) * PAGE_SIZE
     for docnum in top[start : start + PAGE_SIZE]:
         hit = searcher.stored_fields(docnum)
+        text, attachment = _snippet_source(hit, stems)
+        lang = hit.get("lang", DEFAULT_LANGUAGE)
         outcome.hits.append(
             SearchHit(
                 slug=hit["slug"],
@@ -334,13 +339,10 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
                 type=hit["type"],
                 state=hit.get("state"),
                 published=hit.get("published") if hit.get("year") else None,
-                snippet=snippet(
-                    hit.get(body_field(hit.get("lang", DEFAULT_LANGUAGE)), ""),
-                    stems.get(body_field(hit.get("lang", DEFAULT_LANGUAGE)), set()),
-                    hit.get("lang", DEFAULT_LANGUAGE),
-                ),
+                snippet=snippet(text, stems.get(_field_of(attachment, lang), set()), lang),
                 visibility=hit["visibility"],
                 status=hit["status"],
+                attachment=attachment,
             )
         )
     outcome.facets = facet_counts(searcher, matched)
@@ -349,6 +351,28 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
             searcher, user, request.text, readable_documents(searcher, user)
         )
     return outcome
+
+
+def _field_of(attachment: str | None, lang: str) -> str:
+    return body_field(lang) if attachment is None else attachments_field(lang)
+
+
+def _snippet_source(hit: Mapping[str, Any], stems: dict[str, set[str]]) -> tuple[str, str | None]:
+    """The text a hit's snippet comes from: its body, unless only an attached file matches
+    (then that file's text and name)."""
+    lang = hit.get("lang", DEFAULT_LANGUAGE)
+    body = hit.get(body_field(lang), "")
+    files = hit.get("files") or []
+    in_files = stems.get(attachments_field(lang), set())
+    if not files or not in_files:
+        return body, None
+    in_text = stems.get(body_field(lang), set()) | stems.get(title_field(lang), set())
+    if has_match(body, in_text, lang) or has_match(hit.get("heading", ""), in_text, lang):
+        return body, None
+    for name, text in files:
+        if has_match(text, in_files, lang):
+            return text, name
+    return body, None
 
 
 def _spelling_fields(user: Any) -> list[str]:

@@ -49,6 +49,11 @@ def body_field(lang: str) -> str:
     return "body" if lang == DEFAULT_LANGUAGE else f"body_{lang}"
 
 
+def attachments_field(lang: str) -> str:
+    """The text of the current revision's attached files, analysed for `lang`."""
+    return "attachments" if lang == DEFAULT_LANGUAGE else f"attachments_{lang}"
+
+
 def build_schema() -> Schema:
     """Filterable, facetable and sortable fields plus per-language text fields."""
     lower_id = IDAnalyzer(lowercase=True)
@@ -69,11 +74,14 @@ def build_schema() -> Schema:
         published=DATETIME(stored=True, sortable=True),
         year=ID(stored=True, sortable=True),
         last_change=STORED,
+        # [(file name, text)] of the current revision's files, for "Match in attached file".
+        files=STORED,
     )
     for lang in LANGUAGES:
         analyzer = StemmingAnalyzer() if lang == DEFAULT_LANGUAGE else LanguageAnalyzer(lang)
         schema.add(title_field(lang), TEXT(analyzer=analyzer))
         schema.add(body_field(lang), TEXT(analyzer=analyzer, stored=True))
+        schema.add(attachments_field(lang), TEXT(analyzer=analyzer))
     for name in SPELLING_FIELDS.values():
         # Each distinct word once per document, split on spaces: cheap to index, and all a
         # spelling corrector needs is the vocabulary and which documents hold a word.
@@ -129,6 +137,8 @@ def index_fields(document: Document) -> dict[str, Any]:
     lang = document.lang if document.lang in LANGUAGES else DEFAULT_LANGUAGE
     revision = document.current_revision
     body = html_to_text(revision.html) if revision else ""
+    files = [(a.filename, a.text) for a in revision.attachments if a.text] if revision else []
+    attachments = "\n\n".join(text for _, text in files)
     published = document.published_on
     fields: dict[str, Any] = {
         "id": str(document.id),
@@ -150,9 +160,11 @@ def index_fields(document: Document) -> dict[str, Any]:
         "year": str(published.year) if published else "",
         title_field(lang): document.title,
         body_field(lang): body,
+        attachments_field(lang): attachments,
+        "files": files or "",
     }
     if document.status is DocumentStatus.PUBLISHED:
-        words = set(_SPELLING_WORD.findall(f"{document.title}\n{body}".lower()))
+        words = set(_SPELLING_WORD.findall(f"{document.title}\n{body}\n{attachments}".lower()))
         fields[SPELLING_FIELDS[document.visibility]] = " ".join(sorted(words))
     # Whoosh would index an empty string as a term of its own.
     return {name: value for name, value in fields.items() if value != ""}

@@ -38,6 +38,14 @@ def _marked(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
     return Markup("").join(parts)
 
 
+def has_match(text: str, stems: set[str], lang: str = DEFAULT_LANGUAGE) -> bool:
+    """Does `text` hold a word whose stem is one of `stems`?"""
+    if not stems:
+        return False
+    stem = _stemmer(lang)
+    return any(stem(m.group().lower()) in stems for m in _WORD.finditer(text))
+
+
 def snippet(text: str, stems: set[str], lang: str = DEFAULT_LANGUAGE) -> Markup:
     """Up to SNIPPET_CHARS of `text` around its first matches, matched words in <mark>.
 
