@@ -153,11 +153,26 @@ class SearchIndex:
             log.warning("no search index at %s: building it from the database", self.directory)
         except Exception:
             log.exception("search index at %s is unreadable: rebuilding it", self.directory)
-        shutil.rmtree(self.directory, ignore_errors=True)
-        self.directory.mkdir(parents=True)
-        ix = whoosh_index.create_in(self.directory, build_schema())
-        self._fill(ix)
-        return ix
+        return self._build_fresh()
+
+    def _build_fresh(self, attempts: int = 3) -> Index:
+        """Build the index from the database into an emptied directory.
+
+        If the directory disappears while it is being built (someone deleting it, a clean-up
+        job), the build starts again rather than failing the request.
+        """
+        for attempt in range(1, attempts + 1):
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                ix = whoosh_index.create_in(self.directory, build_schema())
+                self._fill(ix)
+                return ix
+            except FileNotFoundError:
+                if attempt == attempts:
+                    raise
+                log.warning("search index at %s vanished while building: again", self.directory)
+        raise AssertionError("unreachable")
 
     def _fill(self, ix: Index, wrap: Callable | None = None, procs: int = 1) -> int:
         """Replace the index's contents with every document, in one commit."""
