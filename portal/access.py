@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from whoosh import query as whoosh_query
 
+from portal.clock import as_utc
 from portal.models import (
     Attribution,
     AuditEvent,
@@ -448,9 +449,7 @@ def can_edit_comment(user: Any, comment: Comment, now: dt.datetime) -> bool:
     """Its author, within COMMENT_EDIT_MINUTES of writing it, while it is not hidden."""
     if comment.is_hidden or comment.author_id != getattr(user, "id", None):
         return False
-    created = comment.created_at
-    if created.tzinfo is None:  # SQLite keeps no zone; the portal stores UTC
-        created = created.replace(tzinfo=dt.UTC)
+    created = as_utc(comment.created_at)
     window = dt.timedelta(minutes=COMMENT_EDIT_MINUTES)
     return now - created <= window and can_comment(user, comment.document)
 
@@ -519,11 +518,9 @@ def can_read_draft_minutes(user: Any, plenary: Plenary) -> bool:
 
 def can_comment_on_minutes(user: Any, plenary: Plenary, now: dt.datetime) -> bool:
     """A participating delegation, while the draft is circulated and before its deadline."""
-    deadline = plenary.comment_deadline
+    deadline = as_utc(plenary.comment_deadline)
     if deadline is None or plenary.minutes_status is not MinutesStatus.CIRCULATED:
         return False
-    if deadline.tzinfo is None:  # SQLite drops the zone; stored values are UTC
-        deadline = deadline.replace(tzinfo=dt.UTC)
     return (
         now < deadline
         and can_read_plenary(user, plenary)

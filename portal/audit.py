@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.clock import as_utc
 from portal.extensions import db
 from portal.models import AuditChainHead, AuditEvent
 
@@ -43,9 +44,7 @@ def content_digest(content: str | bytes | Mapping[str, Any]) -> str:
 
 def _timestamp(moment: dt.datetime) -> str:
     """UTC with microseconds, the same whichever database stored it (SQLite drops the zone)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(event: AuditEvent) -> str:

@@ -16,7 +16,7 @@ from portal.audit import record_event
 from portal.auth.outgoing_mail import send_after_commit
 from portal.auth.passwords import password_problem
 from portal.auth.services import AccountError, create_user, end_sessions, find_user_by_email
-from portal.auth.tokens import utcnow
+from portal.clock import utcnow
 from portal.mail import external_url
 from portal.models import Role, User
 

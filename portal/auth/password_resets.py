@@ -24,8 +24,8 @@ from portal.auth.tokens import (
     new_token,
     plausible,
     token_hash,
-    utcnow,
 )
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.mail import external_url
 from portal.models import PasswordReset, User

@@ -80,19 +80,22 @@ def pending_user() -> User | None:
 
 def load_user(session_id: str) -> User | None:
     """Flask-Login's user loader: the account if active, the session version matches and
-    this browser's server-side session has not ended."""
-    user = _account(session_id)
+    this browser's server-side session has not ended (one query, on every request)."""
+    user_id, _, version = session_id.partition(".")
     raw = session.get(SESSION_KEY)
-    if user is None or not isinstance(raw, str):
+    if not (user_id.isdigit() and version.isdigit() and isinstance(raw, str)):
         return None
-    live = db.session.scalar(
-        select(UserSession.id).where(
+    return db.session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == int(user_id),
+            User.active.is_(True),
+            User.session_version == int(version),
             UserSession.token_hash == token_hash(raw),
-            UserSession.user_id == user.id,
             UserSession.ended_at.is_(None),
         )
     )
-    return user if live is not None else None
 
 
 def _account(session_id: str) -> User | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from portal.clock import as_utc, utcnow
 from portal.extensions import db
 
 #: Longer than any token we make: refused before hashing, so a huge path costs nothing.
@@ -35,14 +36,6 @@ def plausible(raw: str) -> bool:
     return 0 < len(raw) <= MAX_TOKEN_LENGTH
 
 
-def utcnow() -> dt.datetime:
-    """Now, in UTC (every stored time is UTC)."""
-    return dt.datetime.now(dt.UTC)
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """A stored time as an aware UTC datetime (SQLite returns it without its zone)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def has_passed(moment: dt.datetime) -> bool:

@@ -25,6 +25,7 @@ from portal.access import (
     visible_comments,
 )
 from portal.audit import record_event
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.markdown import render_markdown
 from portal.models import Comment, CommentFlag, Document
@@ -41,10 +42,6 @@ class InvalidComment(ValueError):
 class CommentConflict(Exception):
     """The comment is not in a state that allows this (already flagged, hidden, restored)."""
 
-
-def utcnow() -> dt.datetime:
-    """The current time in UTC (one place, so tests can move the clock)."""
-    return dt.datetime.now(dt.UTC)
 
 
 def get_comment(comment_id: int) -> Comment | None:

@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from portal.access import AccessDenied, can_set_action_status, visible_plenaries
 from portal.audit import record_event
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import ActionItem, ActionStatus, ActionStatusChange, Plenary, State
 from portal.models.plenaries import action_item_owners
-from portal.plenaries.services import InvalidPlenary, require_manager, utc_now
+from portal.plenaries.services import InvalidPlenary, require_manager
 
 
 def _check_item(text: str) -> str:
@@ -42,7 +43,7 @@ def create_action_item(
         due_on=due_on,
         status=status,
         owners=list(owners),
-        created_at=now or utc_now(),
+        created_at=now or utcnow(),
     )
     db.session.add(item)
     item.history.append(
@@ -100,7 +101,7 @@ def change_action_status(
         raise InvalidPlenary("The note is longer than 1000 characters.", "note")
     change = ActionStatusChange(
         status=status,
-        changed_at=now or utc_now(),
+        changed_at=now or utcnow(),
         changed_by_id=getattr(actor, "id", None),
         note=note,
     )

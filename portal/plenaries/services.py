@@ -25,6 +25,7 @@ from portal.access import (
     visible_plenaries,
 )
 from portal.audit import record_event
+from portal.clock import as_utc, utcnow
 from portal.extensions import db
 from portal.markdown import render_markdown
 from portal.models import (
@@ -73,16 +74,6 @@ class PlenaryFields:
     decisions_source: str = ""
 
 
-def utc_now() -> dt.datetime:
-    """The current moment, timezone-aware UTC."""
-    return dt.datetime.now(dt.UTC)
-
-
-def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """A stored moment as aware UTC (SQLite returns them without their zone)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.UTC)
 
 
 def require_manager(actor: Any) -> None:
@@ -205,7 +196,7 @@ def _add_revision(
         html=render_markdown(source),
         reason=reason,
         author_id=getattr(actor, "id", None),
-        created_at=utc_now(),
+        created_at=utcnow(),
     )
     db.session.add(revision)
     plenary.current_minutes = revision
@@ -247,7 +238,7 @@ def circulate_minutes(
 ) -> None:
     """Send the draft to the participating delegations for comment until `deadline`."""
     require_manager(actor)
-    now = now or utc_now()
+    now = now or utcnow()
     if plenary.minutes_status is not MinutesStatus.DRAFT:
         raise StepRefused(f"The minutes are already {plenary.minutes_status.value}.")
     if plenary.current_minutes is None:
@@ -303,7 +294,7 @@ def adopt_minutes(actor: Any, plenary: Plenary, now: dt.datetime | None = None) 
     require_manager(actor)
     if plenary.minutes_status is not MinutesStatus.CIRCULATED:
         raise StepRefused("Only circulated minutes can be adopted.")
-    _adopt(actor, plenary, AdoptionMethod.SECRETARIAT, now or utc_now())
+    _adopt(actor, plenary, AdoptionMethod.SECRETARIAT, now or utcnow())
 
 
 def record_past_adoption(actor: Any, plenary: Plenary, adopted_on: dt.date) -> None:
@@ -324,7 +315,7 @@ def apply_silence_procedure(plenary: Plenary, now: dt.datetime | None = None) ->
     The adoption is dated at the deadline, when silence became consent.
     """
     deadline = as_utc(plenary.comment_deadline)
-    now = now or utc_now()
+    now = now or utcnow()
     if plenary.minutes_status is not MinutesStatus.CIRCULATED or deadline is None:
         return False
     if deadline > now or plenary.current_minutes is None:
@@ -377,7 +368,7 @@ def comment_on_minutes(
     actor: Any, plenary: Plenary, source: str, *, objection: bool, now: dt.datetime | None = None
 ) -> MinutesComment:
     """A delegation comments on, or objects to, the circulated draft."""
-    now = now or utc_now()
+    now = now or utcnow()
     if not can_comment_on_minutes(actor, plenary, now):
         raise AccessDenied("commenting on the minutes refused")
     source = source.strip()
@@ -406,7 +397,7 @@ def withdraw_objection(actor: Any, comment: MinutesComment, now: dt.datetime | N
     """A delegation withdraws its own state's open objection."""
     if not can_withdraw_objection(actor, comment):
         raise AccessDenied("withdrawing the objection refused")
-    comment.resolved_at, comment.resolved_by_id = now or utc_now(), actor.id
+    comment.resolved_at, comment.resolved_by_id = now or utcnow(), actor.id
     comment.resolution = "Withdrawn by the delegation."
     record_event(actor, "minutes.withdraw", comment, plenary=comment.plenary_id)
 
@@ -421,7 +412,7 @@ def resolve_objection(
     note = note.strip()
     if not note or len(note) > 1000:
         raise InvalidPlenary("Say how the objection was resolved (at most 1000 characters).")
-    comment.resolved_at = now or utc_now()
+    comment.resolved_at = now or utcnow()
     comment.resolved_by_id = getattr(actor, "id", None)
     comment.resolution = note
     record_event(actor, "minutes.resolve", comment, plenary=comment.plenary_id, note=note)

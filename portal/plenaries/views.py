@@ -20,6 +20,7 @@ from portal.access import (
     can_update_action_item,
     can_withdraw_objection,
 )
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     ActionItem,
@@ -117,7 +118,7 @@ def show(number: int) -> ResponseReturnValue:
     plenary = load_plenary(number)
     if services.apply_silence_procedure(plenary):
         db.session.commit()
-    now = services.utc_now()
+    now = utcnow()
     draft_readable = can_read_draft_minutes(current_user, plenary)
     items = plenary.action_items
     return render_template(
@@ -289,7 +290,7 @@ def adopt(number: int) -> ResponseReturnValue:
 def comment(number: int) -> ResponseReturnValue:
     """A delegation comments on, or objects to, the circulated draft."""
     plenary = load_plenary(number)
-    if not can_comment_on_minutes(current_user, plenary, services.utc_now()):
+    if not can_comment_on_minutes(current_user, plenary, utcnow()):
         abort(403)
     form = CommentForm()
     require_valid(form)
