@@ -52,6 +52,12 @@ from portal.models.documents import (  # noqa: E402
     Revision,
     Visibility,
 )
+from portal.models.integration import (  # noqa: E402
+    ApiToken,
+    FeedToken,
+    Subscription,
+    SubscriptionKind,
+)
 from portal.models.plenaries import (  # noqa: E402
     ActionItem,
     ActionStatus,
@@ -65,9 +71,14 @@ from portal.models.plenaries import (  # noqa: E402
 )
 from portal.models.search import SearchChange  # noqa: E402
 from portal.models.states import Commitment, State  # noqa: E402
-from portal.models.users import Attribution, Role, User  # noqa: E402
+from portal.models.users import Attribution, DigestPeriod, Role, User  # noqa: E402
 
 __all__ = [
+    "ApiToken",
+    "DigestPeriod",
+    "FeedToken",
+    "Subscription",
+    "SubscriptionKind",
     "ActionItem",
     "ActionStatus",
     "ActionStatusChange",

@@ -105,7 +105,7 @@ document_commitments = Table(
     "document_commitments",
     Base.metadata,
     Column("document_id", ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
-    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True),
+    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True, index=True),
 )
 
 

@@ -51,6 +51,14 @@ class Attribution(enum.StrEnum):
     PSEUDONYM = "pseudonym"
 
 
+class DigestPeriod(enum.StrEnum):
+    """How often a user's email digest is sent; NONE sends nothing."""
+
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
 class User(UserMixin, Base):
     """A signed-in participant. Government users belong to exactly one state."""
 
@@ -95,6 +103,14 @@ class User(UserMixin, Base):
         str_enum(Attribution, "attribution"), default=Attribution.NAME, server_default="name"
     )
     pseudonym: Mapped[str | None] = mapped_column(String(120))
+    # Interface language chosen by the user ("en", "fr"); None follows the browser.
+    locale: Mapped[str | None] = mapped_column(String(8))
+    # Email digest of new and changed documents (portal/feeds): "none", "daily" or "weekly",
+    # and the moment the last one covered up to.
+    digest_period: Mapped[DigestPeriod] = mapped_column(
+        str_enum(DigestPeriod, "digest_period"), default=DigestPeriod.NONE, server_default="none"
+    )
+    digest_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     state: Mapped[State | None] = relationship()
 
