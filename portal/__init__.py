@@ -28,6 +28,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)
+    from portal import i18n
+
+    i18n.init_app(app)
 
     from portal import attachments, auth, cli, errors, plenaries, search, templating
     from portal.admin.audit_views import bp as audit_bp

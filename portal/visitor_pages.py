@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, request, session
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 
 from portal.data_version import data_version
 
@@ -93,6 +94,11 @@ def _is_visitor_request(app: Flask) -> bool:
     )
 
 
+def _page_key() -> str:
+    """Pages differ by URL and by interface language (cookie or Accept-Language)."""
+    return f"{get_locale()} {request.url}"
+
+
 def _serve_kept_page() -> ResponseReturnValue | None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not _is_visitor_request(app):
@@ -100,7 +106,7 @@ def _serve_kept_page() -> ResponseReturnValue | None:
     version = data_version()
     request.environ["portal.visitor_page_version"] = version
     page = app.extensions["visitor_pages"].get(
-        request.url, version, app.config.get("VISITOR_PAGE_SECONDS", 30)
+        _page_key(), version, app.config.get("VISITOR_PAGE_SECONDS", 30)
     )
     if page is None:
         return None
@@ -128,12 +134,13 @@ def _keep_and_revalidate(response: Response) -> Response:
         return response
     response.headers["Cache-Control"] = "no-cache"  # browsers may keep it, and revalidate
     response.vary.add("Cookie")
+    response.vary.add("Accept-Language")
     if _keepable(response):
         body = response.get_data()
         etag = hashlib.blake2b(body, digest_size=16).hexdigest()
         response.set_etag(etag)
         page = KeptPage(body, response.mimetype, etag, time.monotonic())
-        current_app.extensions["visitor_pages"].put(request.url, version, page)
+        current_app.extensions["visitor_pages"].put(_page_key(), version, page)
     return response.make_conditional(request)
 
 
