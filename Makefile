@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup clean bench-search serve bench-load
+.PHONY: run test setup clean bench-search serve bench-load translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ serve: $(VENV)/.installed
 DATABASE ?= sqlite
 bench-load: $(VENV)/.installed
 	$(BIN)/python -m bench.load --documents $(DOCUMENTS) --database $(DATABASE) $(BENCH_ARGS)
+
+# Interface catalogues: extract every string, merge into each language's .po, compile the .mo
+# files (committed, so a fresh clone needs no compile step). Then translate new msgids.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k lazy_ngettext:1,2 --no-location --sort-output \
+		--project "ECHRI Practice Portal" -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d portal/translations --statistics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.admin.views import bp as admin_bp
     from portal.comments.views import bp as comments_bp
     from portal.commitments.views import bp as commitments_bp
+    from portal.documents import preview  # noqa: F401  (adds its route to documents_bp)
     from portal.documents.views import bp as documents_bp
     from portal.home.views import bp as home_bp
     from portal.states.views import bp as states_bp
@@ -47,6 +48,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(comments_bp)
     attachments.init_app(app)
     plenaries.init_app(app)
+    from portal import feeds
+
+    feeds.init_app(app)
+    from portal import exports
+
+    exports.init_app(app)
+    from portal import api
+
+    api.init_app(app)
     search.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from whoosh import query as whoosh_query
 
@@ -259,7 +260,7 @@ def author_label(viewer: Any, author: Any, signed_as: str | None = _CURRENT) -> 
     Every page, history, comment, trail, feed and export that names a person uses this.
     """
     if author is None:
-        return "ECHRI secretariat"
+        return _("ECHRI secretariat")
     signed = signature(author) if signed_as is _CURRENT else signed_as
     if signed is None:
         return author.name
@@ -638,3 +639,56 @@ def actor_searchable_events(viewer: Any) -> ColumnElement[bool]:
         User.role == Role.CIVIL_SOCIETY, User.attribution != Attribution.NAME
     )
     return or_(AuditEvent.actor_id.is_(None), AuditEvent.actor_id.not_in(signed))
+
+
+# -- Markdown preview (the editor) --------------------------------------------------------
+
+
+def can_preview_markdown(user: Any) -> bool:
+    """May `user` ask the server to render Markdown for a live preview? Any approved account
+    (they write documents, comments or minutes); visitors may not, so the renderer is not an
+    open service."""
+    return effective_role(user) is not None
+
+
+# -- Feeds and digests --------------------------------------------------------------------
+# A feed or digest is evaluated for its owner at the moment it is read or sent, never when
+# the change happened: a role changed since then reaches only what it may read now.
+
+
+def syndicated_documents(user: Any) -> ColumnElement[bool]:
+    """SQL condition for what feeds and digests carry to `user` (None: an anonymous feed):
+    published documents they may read now; drafts, even their own, never."""
+    return published_evidence(user)
+
+
+def can_subscribe(user: Any) -> bool:
+    """May `user` keep a private feed link and digest subscriptions? Approved, active accounts
+    (whatever they may read); visitors, unapproved accounts and processes may not."""
+    return not isinstance(user, SystemActor) and effective_role(user) is not None
+
+
+# -- API tokens ----------------------------------------------------------------------------
+# A token acts as its owner at the moment of each call: `effective_role` and
+# `readable_visibilities` apply to the owner as for their session, so a government owner's
+# token reaches `government` documents only while the owner has two-factor sign-in enabled.
+
+#: Scopes a token may carry, as stored: reading only, or reading and writing.
+API_SCOPES = ("read", "read write")
+
+
+def can_hold_api_tokens(user: Any) -> bool:
+    """May `user` make and use personal API tokens? Approved, active accounts."""
+    return not isinstance(user, SystemActor) and effective_role(user) is not None
+
+
+def grantable_api_scopes(user: Any) -> list[str]:
+    """The scopes `user` may give a token: writing only for those who may create documents."""
+    if not can_hold_api_tokens(user):
+        return []
+    return list(API_SCOPES) if creatable_types(user) else ["read"]
+
+
+def token_permits(scopes: frozenset[str], *, write: bool) -> bool:
+    """Does a token with `scopes` permit the call? Every token reads; `write` writes."""
+    return "write" in scopes if write else "read" in scopes

@@ -15,13 +15,16 @@ from portal.auth.services import AccountError, create_user
 from portal.backup.cli import backup_cli
 from portal.content import document_files, load_content, plenary_files
 from portal.demo import create_demo_accounts, demo_accounts
+from portal.exports.cli import export_content_command
 from portal.extensions import db
+from portal.feeds.cli import digests_cli
 from portal.models import Role, State
 from portal.plenaries.cli import plenaries_cli
 from portal.search import deferred_indexing, search_index
 
 users_cli = AppGroup("users", help="Manage accounts.")
-content_cli = AppGroup("content", help="Load the canonical content/ folder.")
+content_cli = AppGroup("content", help="Load the canonical content/ folder, or export one.")
+content_cli.add_command(export_content_command)
 states_cli = AppGroup("states", help="Subscribing states.")
 demo_cli = AppGroup("demo", help="Demo accounts for a development database.")
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
@@ -149,4 +152,5 @@ def init_app(app: Flask) -> None:
     """Register the command groups."""
     for group in (users_cli, content_cli, states_cli, demo_cli, audit_cli, plenaries_cli):
         app.cli.add_command(group)
+    app.cli.add_command(digests_cli)
     app.cli.add_command(backup_cli)

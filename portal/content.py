@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from portal.access import CONTENT_LOADER
+from portal.access import CONTENT_LOADER, AccessDenied
 from portal.attachments.kinds import UnsupportedFile
 from portal.attachments.loading import (
     ContentFile,
@@ -329,6 +329,10 @@ def load_document_file(
     except (ContentError, InvalidDocument) as error:
         db.session.rollback()
         report.errors.append((path, str(error)))
+    except AccessDenied:
+        # The loader acts as the secretariat: only answering an unpublished review is refused.
+        db.session.rollback()
+        report.errors.append((path, "responds_to names a review that is not published"))
 
 
 def _file_changes(document: Document | None, files: list[ContentFile]) -> FileChanges:

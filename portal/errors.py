@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -18,27 +20,40 @@ from portal.extensions import db
 F = TypeVar("F", bound=Callable[..., Any])
 
 MESSAGES = {
-    400: ("Bad request", "The request could not be understood. Check what you sent and try again."),
-    403: ("Not allowed", "Your account is not allowed to do that."),
-    404: ("Not found", "There is no page at this address, or you are not allowed to see it."),
-    405: ("Not allowed", "This address does not accept that kind of request."),
-    409: ("Conflict", "Someone else changed this while you were working on it."),
-    413: ("Too large", "What you sent is larger than the portal accepts."),
-    429: (
-        "Too many attempts",
-        "Too many attempts from here in a short time. For your security, please wait a few "
-        "minutes before trying again.",
+    400: (
+        _l("Bad request"),
+        _l("The request could not be understood. Check what you sent and try again."),
     ),
-    500: ("Something went wrong", "The portal could not finish your request. It has been logged."),
+    403: (_l("Not allowed"), _l("Your account is not allowed to do that.")),
+    404: (
+        _l("Not found"),
+        _l("There is no page at this address, or you are not allowed to see it."),
+    ),
+    405: (_l("Not allowed"), _l("This address does not accept that kind of request.")),
+    409: (_l("Conflict"), _l("Someone else changed this while you were working on it.")),
+    413: (_l("Too large"), _l("What you sent is larger than the portal accepts.")),
+    429: (
+        _l("Too many attempts"),
+        _l(
+            "Too many attempts from here in a short time. For your security, please wait a few "
+            "minutes before trying again."
+        ),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("The portal could not finish your request. It has been logged."),
+    ),
 }
 RETRY_AFTER_SECONDS = 30
+#: Request flag: the database is unreachable, so nothing may ask it who is signed in.
+DATABASE_UNAVAILABLE = "portal.database_unavailable"
 
 
 def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
     """Render the error page for `code` with an optional, more specific sentence."""
     title, default = MESSAGES.get(code, MESSAGES[400 if code < 500 else 500])
     return render_template(
-        "errors/error.html", code=code, title=title, message=message or default
+        "errors/error.html", code=code, title=str(title), message=message or str(default)
     ), code
 
 
@@ -52,12 +67,16 @@ def database_unavailable(error: Exception) -> ResponseReturnValue:
         "database unavailable for %s %s: %s", request.method, request.path, reason
     )
     # Straight from Jinja: Flask's context processors would ask the database who is signed in.
+    # The language then follows the cookie and the browser only (portal/i18n.py).
+    request.environ[DATABASE_UNAVAILABLE] = True
     page = current_app.jinja_env.get_template("errors/unavailable.html").render(
         retry=request.path,
-        title="Temporarily unavailable",
-        message="The portal is temporarily unavailable: it cannot reach its database right now. "
-        "Please try again in a minute. If you were saving something, check that it was saved "
-        "once the portal is back.",
+        title=_("Temporarily unavailable"),
+        message=_(
+            "The portal is temporarily unavailable: it cannot reach its database right now. "
+            "Please try again in a minute. If you were saving something, check that it was saved "
+            "once the portal is back."
+        ),
     )
     return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
@@ -91,7 +110,7 @@ def reject_nul_characters() -> ResponseReturnValue | None:
     arguments = [] if getattr(view, "cleans_its_own_arguments", False) else request.args.values()
     values = [request.path, *arguments, *request.form.values()]
     if any("\x00" in value for value in values):
-        return render_error(400, "The request contains a NUL character, which is not allowed.")
+        return render_error(400, _("The request contains a NUL character, which is not allowed."))
     return None
 
 
@@ -108,8 +127,11 @@ def init_app(app: Flask) -> None:
         current_app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
         return render_error(
             400,
-            "This form could not be accepted because its security token is missing or out of "
-            "date. Go back, reload the page and send it again; your text is still in the form.",
+            _(
+                "This form could not be accepted because its security token is missing or out "
+                "of date. Go back, reload the page and send it again; your text is still in the "
+                "form."
+            ),
         )
 
     @app.errorhandler(AccessDenied)

@@ -12,6 +12,7 @@ import os
 import secrets
 import smtplib
 import threading
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -28,7 +29,13 @@ def outbox_dir() -> Path:
     return Path(configured) if configured else Path(current_app.instance_path) / "outbox"
 
 
-def _message(to: str, subject: str, body: str) -> EmailMessage:
+def _message(
+    to: str,
+    subject: str,
+    body: str,
+    html: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
     config = current_app.config
     message = EmailMessage()
     message["From"] = config.get("MAIL_FROM", "ECHRI Practice Portal <no-reply@localhost>")
@@ -36,7 +43,15 @@ def _message(to: str, subject: str, body: str) -> EmailMessage:
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="echri-portal")
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    if headers:
+        # A List-Unsubscribe address is one long word: folded at 78 characters it would be
+        # RFC 2047-encoded, which mail clients do not read. RFC 5322 allows 998.
+        message.policy = message.policy.clone(max_line_length=998)
     return message
 
 
@@ -85,14 +100,27 @@ def _deliver(app: Flask, message: EmailMessage) -> None:
         _write_to_outbox(message)
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send a plain-text message (or keep it in the outbox when there is no SMTP server).
+def send_mail(
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    html: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    background: bool = True,
+) -> None:
+    """Send a plain-text message, with an optional HTML alternative and extra headers (or
+    keep it in the outbox when there is no SMTP server).
 
     SMTP runs in a background thread: a request that sends mail (a reset link for an
     existing account) answers as fast as one that does not, and a failing server is
     logged, with the message kept in the outbox, rather than failing the request.
+    `background=False` sends before returning (a CLI command that exits right after).
     """
-    message = _message(to, subject, body)
+    message = _message(to, subject, body, html, headers)
+    if current_app.config.get("MAIL_SERVER") and not background:
+        _deliver(current_app._get_current_object(), message)  # type: ignore[attr-defined]
+        return
     if current_app.config.get("MAIL_SERVER"):
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         threading.Thread(target=_deliver, args=(app, message), daemon=True).start()

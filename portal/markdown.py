@@ -8,12 +8,15 @@ bleach's Cleaner holds a stateful parser.
 
 from __future__ import annotations
 
+import html
 import re
 import threading
+from collections.abc import Iterator
 from functools import partial
 
 import bleach
 import markdown as python_markdown
+from bleach.html5lib_shim import Filter
 from bleach.linkifier import LinkifyFilter
 from markdown.extensions.toc import slugify as toc_slugify
 
@@ -78,6 +81,17 @@ def _outward_rel(attrs: dict, new: bool = False) -> dict:
     return attrs
 
 
+class _ImageAltFilter(Filter):
+    """An image written as raw HTML without alt text gets an empty one (decorative), so a
+    screen reader skips it instead of reading its address."""
+
+    def __iter__(self) -> Iterator[dict]:
+        for token in super().__iter__():
+            if token["type"] in ("StartTag", "EmptyTag") and token["name"] == "img":
+                token["data"].setdefault((None, "alt"), "")
+            yield token
+
+
 _MARKDOWN_EXTENSIONS = ["tables", "footnotes", "fenced_code", "toc", "sane_lists"]
 _MARKDOWN_CONFIG = {
     "toc": {
@@ -100,17 +114,48 @@ def _cleaner() -> bleach.Cleaner:
             protocols=ALLOWED_PROTOCOLS,
             strip=True,
             strip_comments=True,
-            filters=[partial(LinkifyFilter, callbacks=[_outward_rel], skip_tags={"pre", "code"})],
+            filters=[
+                partial(LinkifyFilter, callbacks=[_outward_rel], skip_tags={"pre", "code"}),
+                _ImageAltFilter,
+            ],
         )
         _local.cleaner = cleaner
     return cleaner
 
 
+#: Python-Markdown looks for each "[" 's closing bracket to the end of its paragraph: time
+#: grows with the square of their number (4,000 take seconds). No real paragraph has this many.
+MAX_BRACKETS_PER_PARAGRAPH = 1000
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def _too_costly(source: str) -> bool:
+    """Text that Python-Markdown would take minutes over (see MAX_BRACKETS_PER_PARAGRAPH)."""
+    return source.count("[") > MAX_BRACKETS_PER_PARAGRAPH and any(
+        paragraph.count("[") > MAX_BRACKETS_PER_PARAGRAPH
+        for paragraph in _PARAGRAPH_BREAK.split(source)
+    )
+
+
+def _as_plain_text(source: str) -> str:
+    """The source shown as it was typed, when it cannot be formatted."""
+    return f'<pre class="unformatted">{html.escape(source)}</pre>'
+
+
 def render_markdown(source: str) -> str:
-    """Render Markdown source to sanitised HTML, safe to insert into a page."""
+    """Render Markdown source to sanitised HTML, safe to insert into a page.
+
+    Text nested too deeply for the parser, or that would take it minutes, is shown as plain
+    text instead: saved and readable, never an error page or a stuck worker.
+    """
+    if _too_costly(source):
+        return _as_plain_text(source)
     renderer = python_markdown.Markdown(
         extensions=_MARKDOWN_EXTENSIONS,
         extension_configs=_MARKDOWN_CONFIG,
         output_format="html",
     )
-    return _cleaner().clean(renderer.convert(source))
+    try:
+        return _cleaner().clean(renderer.convert(source))
+    except RecursionError:
+        return _as_plain_text(source)

@@ -12,6 +12,7 @@ from flask import Flask, Response, request, session
 from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -57,15 +58,27 @@ def _pending_account() -> str:
     return f"account:{str(account).partition('.')[0]}" if account else get_remote_address()
 
 
+def _signed_in_user() -> str:
+    """The signed-in account (colleagues behind one office address count apart)."""
+    user_id = current_user.get_id() if current_user.is_authenticated else None
+    return f"user:{str(user_id).partition('.')[0]}" if user_id else get_remote_address()
+
+
 @dataclass(frozen=True)
 class Throttle:
-    """A limit on POSTs to an endpoint, counted per address or per `key`."""
+    """A limit on an endpoint's POSTs (or other `methods`), counted per address or per `key`."""
 
     limit: str
     key: str = "address"
+    methods: tuple[str, ...] = ("POST",)
 
 
-_KEYS = {"address": get_remote_address, "email": _submitted_email, "account": _pending_account}
+_KEYS = {
+    "address": get_remote_address,
+    "email": _submitted_email,
+    "account": _pending_account,
+    "user": _signed_in_user,
+}
 
 #: endpoint -> limits on its POSTs. The messages never say whether an account exists.
 THROTTLES: dict[str, tuple[Throttle, ...]] = {
@@ -80,6 +93,11 @@ THROTTLES: dict[str, tuple[Throttle, ...]] = {
     "auth.two_factor_setup": (Throttle("10 per 10 minutes"),),
     "auth.disable_two_factor": (Throttle("5 per 10 minutes"),),
     "auth.regenerate_recovery_codes": (Throttle("5 per 10 minutes"),),
+    # The editor asks after each pause in typing (debounced): generous, but not a free renderer.
+    "documents.preview": (Throttle("120 per minute", "user"),),
+    # Each download builds an archive of every readable document: cheap to ask, dear to make.
+    "exports.documents_zip": (Throttle("10 per 10 minutes", "user", ("GET",)),),
+    "api_tokens.create": (Throttle("20 per hour", "user"),),
 }
 
 
@@ -106,7 +124,7 @@ def _throttle_endpoints(app: Flask) -> None:
             view = limiter.limit(
                 throttle.limit,
                 key_func=_KEYS[throttle.key],
-                methods=["POST"],
+                methods=list(throttle.methods),
                 scope=f"{endpoint}:{throttle.key}",
             )(view)
         app.view_functions[endpoint] = view

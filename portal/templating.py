@@ -8,7 +8,8 @@ from flask import Flask
 from flask_login import current_user
 
 from portal import access
-from portal.models import DocumentStatus, DocumentType
+from portal.mail import external_url
+from portal.models import DocumentStatus, DocumentType, Visibility
 
 
 def init_app(app: Flask) -> None:
@@ -28,4 +29,8 @@ def init_app(app: Flask) -> None:
             "can_respond_to": lambda review: access.can_respond_to(current_user, review),
             "DocumentType": DocumentType,
             "DocumentStatus": DocumentStatus,
+            "Visibility": Visibility,
         }
+
+    # Absolute links on BASE_URL (never the request's Host): permalinks in "cite this".
+    app.add_template_global(external_url, "external_url")

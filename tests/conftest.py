@@ -89,6 +89,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+def empty_tables() -> None:
+    """Delete every row of every table (inside an app context)."""
+    # documents and revisions refer to each other: break the cycle before deleting.
+    db.session.execute(update(Document).values(current_revision_id=None))
+    plenaries = Base.metadata.tables["plenaries"]  # and plenaries and their minutes
+    db.session.execute(update(plenaries).values(current_minutes_id=None))
+    for table in reversed(Base.metadata.sorted_tables):
+        db.session.execute(delete(table))
+    db.session.commit()
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     """An app on empty tables holding only the canonical states and commitments."""
@@ -108,13 +119,7 @@ def app(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     )
     app.test_client_class = IsolatedClient
     with app.app_context():
-        # documents and revisions refer to each other: break the cycle before deleting.
-        db.session.execute(update(Document).values(current_revision_id=None))
-        plenaries = Base.metadata.tables["plenaries"]  # and plenaries and their minutes
-        db.session.execute(update(plenaries).values(current_minutes_id=None))
-        for table in reversed(Base.metadata.sorted_tables):
-            db.session.execute(delete(table))
-        db.session.commit()
+        empty_tables()
         load_states(CONTENT_DIR / "states.yml")
         for path in sorted((CONTENT_DIR / "commitments").glob("*.md")):
             load_commitment(path)

@@ -476,3 +476,24 @@ def test_concurrent_rendering_matches_sequential() -> None:
 def test_authors_cannot_give_elements_the_pages_own_ids(source: str) -> None:
     """An id from the author could shadow a form field or the skip-link target."""
     assert "id=" not in render_markdown(source)
+
+
+def test_an_image_typed_as_html_without_alt_text_gets_an_empty_one():
+    html = render_markdown('<p><img src="https://example.org/map.png"></p>')
+    assert 'alt=""' in html
+    assert 'alt="Map"' in render_markdown('<p><img src="https://example.org/m.png" alt="Map"></p>')
+
+
+def test_text_too_deeply_nested_to_format_is_shown_as_typed():
+    source = "".join("    " * level + "- <b>item</b>\n" for level in range(300))
+    html = render_markdown(source)
+    assert html.startswith('<pre class="unformatted">')
+    assert "&lt;b&gt;item&lt;/b&gt;" in html and "<b>" not in html
+
+
+def test_thousands_of_open_brackets_in_a_paragraph_are_shown_as_typed_not_parsed_for_minutes():
+    """Python-Markdown's link parsing is quadratic in unclosed brackets per paragraph."""
+    html = render_markdown("[a" * 50_000)
+    assert html.startswith('<pre class="unformatted">')
+    normal = render_markdown("See [the guide](https://example.org) and [1].\n\n" * 600)
+    assert normal.count("<a ") == 600 and "unformatted" not in normal

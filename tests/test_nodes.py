@@ -26,7 +26,7 @@ def hits(browser: Browser, query: str) -> list[str]:
     """The titles a search lists."""
     page = browser.get(f"/search?q={query}")
     assert page.status == 200, page.status
-    return re.findall(r'<li>\s*<a href="/documents/[^"]+">([^<]+)</a>', page.text)
+    return re.findall(r'<li>\s*<a href="/documents/[^"]+"[^>]*>([^<]+)</a>', page.text)
 
 
 def seconds_until(condition, limit: float = 10.0) -> float:

@@ -425,3 +425,16 @@ def test_a_copied_session_cookie_stops_working_after_sign_out(
     thief = app.test_client()
     thief.set_cookie(cookie.key, cookie.value, domain=app.config["SERVER_NAME"])
     assert thief.get("/auth/account").status_code == 302, "the copy is signed out too"
+
+
+@pytest.mark.throttled
+def test_downloading_the_documents_archive_again_and_again_is_throttled(
+    client: FlaskClient,
+) -> None:
+    """Each archive is built afresh: a visitor gets ten in ten minutes, then a 429."""
+    statuses = []
+    for _ in range(11):
+        response = client.get("/export/documents.zip")
+        statuses.append(response.status_code)
+        response.close()
+    assert statuses == [200] * 10 + [429]

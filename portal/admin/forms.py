@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import (
@@ -16,8 +17,15 @@ from wtforms.validators import (
 
 from portal.admin.services import AccountStatus
 from portal.models import Role
+from portal.models.users import ROLE_LABELS
 
-ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
+ROLE_CHOICES = [SelectChoice(role.value, ROLE_LABELS[role]) for role in Role]
+ACCOUNT_STATUS_LABELS = {
+    AccountStatus.PENDING: _l("Pending"),
+    AccountStatus.ACTIVE: _l("Active"),
+    AccountStatus.DEACTIVATED: _l("Deactivated"),
+    AccountStatus.DECLINED: _l("Declined"),
+}
 MAX_ID = 2**31 - 1
 
 
@@ -29,15 +37,15 @@ class ReasonForm(FlaskForm):
     """An action that needs a reason: decline, withdraw, restore."""
 
     reason = StringField(
-        "Reason", validators=[DataRequired(message="Give a reason."), Length(max=500)]
+        _l("Reason"), validators=[DataRequired(message=_l("Give a reason.")), Length(max=500)]
     )
 
 
 class RoleForm(FlaskForm):
     """Change an account's role; government accounts need a state (choices set by the view)."""
 
-    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
-    state = SelectField("State (government accounts only)", validators=[Optional()])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
+    state = SelectField(_l("State (government accounts only)"), validators=[Optional()])
 
 
 class FocalPointForm(FlaskForm):
@@ -50,15 +58,15 @@ class StateForm(FlaskForm):
     """A state that joins the Code of Conduct."""
 
     code = StringField(
-        "Code",
+        _l("Code"),
         validators=[
             DataRequired(),
-            Regexp(r"^[A-Z]{2}$", message="Two capital letters (ISO 3166-1 alpha-2)."),
+            Regexp(r"^[A-Z]{2}$", message=_l("Two capital letters (ISO 3166-1 alpha-2).")),
         ],
-        description="Two capital letters, as in ISO 3166-1 alpha-2 (XK for Kosovo).",
+        description=_l("Two capital letters, as in ISO 3166-1 alpha-2 (XK for Kosovo)."),
     )
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    joined_on = DateField("Joined on", validators=[InputRequired(message="Give a date.")])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    joined_on = DateField(_l("Joined on"), validators=[InputRequired(message=_l("Give a date."))])
 
 
 class UserFilterForm(FlaskForm):
@@ -67,15 +75,17 @@ class UserFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Name or email", validators=[Optional(), Length(max=254)])
+    q = StringField(_l("Name or email"), validators=[Optional(), Length(max=254)])
     role = SelectField(
-        "Role", choices=[SelectChoice("", "Any role"), *ROLE_CHOICES], validators=[Optional()]
+        _l("Role"),
+        choices=[SelectChoice("", _l("Any role")), *ROLE_CHOICES],
+        validators=[Optional()],
     )
-    state = SelectField("State", validators=[Optional()])
+    state = SelectField(_l("State"), validators=[Optional()])
     status = SelectField(
-        "Status",
-        choices=[SelectChoice("", "Any status")]
-        + [SelectChoice(s, s.capitalize()) for s in AccountStatus.ALL],
+        _l("Status"),
+        choices=[SelectChoice("", _l("Any status"))]
+        + [SelectChoice(s, ACCOUNT_STATUS_LABELS[s]) for s in AccountStatus.ALL],
         validators=[Optional()],
     )
 
@@ -86,18 +96,20 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    actor = StringField("Actor (email)", validators=[Optional(), Length(max=254)])
+    actor = StringField(_l("Actor (email)"), validators=[Optional(), Length(max=254)])
     action = StringField(
-        "Action",
+        _l("Action"),
         validators=[Optional(), Length(max=60)],
-        description="For example document.withdraw, or user for every account event.",
+        description=_l("For example document.withdraw, or user for every account event."),
     )
     object_type = StringField(
-        "Object type", validators=[Optional(), Length(max=60)], description="Document, User…"
+        _l("Object type"),
+        validators=[Optional(), Length(max=60)],
+        description=_l("Document, User…"),
     )
-    object_id = IntegerField("Object id", validators=[Optional(), NumberRange(1, MAX_ID)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    object_id = IntegerField(_l("Object id"), validators=[Optional(), NumberRange(1, MAX_ID)])
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
 
     def validate(self, extra_validators: dict | None = None) -> bool:  # type: ignore[override]
         """The fields; an object id needs its type; a date range must not end before it starts."""

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from portal.access import AccessDenied, can_administer
@@ -83,10 +84,10 @@ def _settings(user: User) -> dict[str, Any]:
     }
 
 
-def _not_self(actor: Any, user: User, what: str) -> None:
+def _not_self(actor: Any, user: User, refusal: str) -> None:
     # The secretariat must not lock itself out by accident; another member can do it.
     if getattr(actor, "id", None) == user.id:
-        raise AdminError(f"You cannot {what} your own account.")
+        raise AdminError(refusal)
 
 
 def pending_requests() -> list[User]:
@@ -133,7 +134,7 @@ def decline_account(actor: Any, user: User, reason: str) -> None:
     """Decline a pending request for access, with the reason the user is given."""
     _require_administrator(actor)
     if not reason.strip():
-        raise AdminError("Give the reason for declining.", "reason")
+        raise AdminError(_("Give the reason for declining."), "reason")
     try:
         decline_user(actor, user, reason)
     except AccountError as error:
@@ -146,13 +147,13 @@ def change_role(actor: Any, user: User, role: Role, state: State | None) -> None
     Ends the account's sessions, so the new role applies from its next sign-in.
     """
     _require_administrator(actor)
-    _not_self(actor, user, "change the role of")
+    _not_self(actor, user, _("You cannot change the role of your own account."))
     if role.has_state and state is None:
-        raise AdminError("A government account needs a state.", "state")
+        raise AdminError(_("A government account needs a state."), "state")
     if not role.has_state and state is not None:
-        raise AdminError("Only government accounts belong to a state.", "state")
+        raise AdminError(_("Only government accounts belong to a state."), "state")
     if user.role is role and user.state_id == (state.id if state else None):
-        raise AdminError("The account already has this role.", "role")
+        raise AdminError(_("The account already has this role."), "role")
     previous = {"role": str(user.role), "state": user.state.code if user.state else None}
     user.role, user.state = role, state
     if not may_be_focal_point(user):
@@ -170,9 +171,9 @@ def set_focal_point(actor: Any, user: User, focal_point: bool) -> None:
     """Make a government user their state's focal point (who may invite colleagues), or not."""
     _require_administrator(actor)
     if focal_point and not may_be_focal_point(user):
-        raise AdminError("Only government users can be focal points.")
+        raise AdminError(_("Only government users can be focal points."))
     if user.is_focal_point == focal_point:
-        raise AdminError("Nothing to change.")
+        raise AdminError(_("Nothing to change."))
     user.is_focal_point = focal_point
     record_event(actor, "user.focal_point", user, content=_settings(user))
 
@@ -180,9 +181,9 @@ def set_focal_point(actor: Any, user: User, focal_point: bool) -> None:
 def deactivate_account(actor: Any, user: User) -> None:
     """Deactivate an account: it is signed out at once and can no longer sign in."""
     _require_administrator(actor)
-    _not_self(actor, user, "deactivate")
+    _not_self(actor, user, _("You cannot deactivate your own account."))
     if not user.active:
-        raise AdminError("This account is already deactivated.")
+        raise AdminError(_("This account is already deactivated."))
     user.active = False
     end_sessions(user)
     record_event(actor, "user.deactivate", user, content=_settings(user))
@@ -192,9 +193,9 @@ def reactivate_account(actor: Any, user: User) -> None:
     """Let a deactivated account sign in again."""
     _require_administrator(actor)
     if user.declined:
-        raise AdminError("This request for access was declined: approve it instead.")
+        raise AdminError(_("This request for access was declined: approve it instead."))
     if user.active:
-        raise AdminError("This account is active.")
+        raise AdminError(_("This account is active."))
     user.active = True
     record_event(actor, "user.reactivate", user, content=_settings(user))
 
@@ -213,14 +214,14 @@ def add_state(actor: Any, new: NewState) -> State:
     _require_administrator(actor)
     code, name = new.code.strip(), " ".join(new.name.split())
     if not STATE_CODE.match(code):
-        raise AdminError("The code is two capital letters (ISO 3166-1 alpha-2).", "code")
+        raise AdminError(_("The code is two capital letters (ISO 3166-1 alpha-2)."), "code")
     if not name:
-        raise AdminError("Give the state's name.", "name")
+        raise AdminError(_("Give the state's name."), "name")
     if db.session.scalar(select(State.id).where(State.code == code)) is not None:
-        raise AdminError(f"There is already a state with the code {code}.", "code")
+        raise AdminError(_("There is already a state with the code %(code)s.", code=code), "code")
     taken = select(State.id).where(func.lower(State.name) == name.lower())
     if db.session.scalar(taken) is not None:
-        raise AdminError(f"There is already a state called {name}.", "name")
+        raise AdminError(_("There is already a state called %(name)s.", name=name), "name")
     state = State(code=code, name=name, joined_on=new.joined_on)
     db.session.add(state)
     db.session.flush()
@@ -233,7 +234,7 @@ def withdraw(actor: Any, document: Document, reason: str) -> None:
     """Withdraw a document, with the reason recorded in the audit trail."""
     _require_administrator(actor)
     if not reason.strip():
-        raise AdminError("Give the reason for withdrawing.", "reason")
+        raise AdminError(_("Give the reason for withdrawing."), "reason")
     documents.withdraw_document(actor, document, reason.strip())
 
 
@@ -241,5 +242,5 @@ def restore(actor: Any, document: Document, reason: str) -> None:
     """Restore a withdrawn document, with the reason recorded in the audit trail."""
     _require_administrator(actor)
     if not reason.strip():
-        raise AdminError("Give the reason for restoring.", "reason")
+        raise AdminError(_("Give the reason for restoring."), "reason")
     documents.restore_document(actor, document, reason.strip())

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -159,7 +160,7 @@ def approve(user_id: int) -> ResponseReturnValue:
     except AdminError as error:
         return _refused(account, error, form, "confirm_form")
     db.session.commit()
-    flash(f"{account.name} ({account.email}) is approved.", "success")
+    flash(_("%(name)s (%(email)s) is approved.", name=account.name, email=account.email), "success")
     return redirect(url_for(".index"))
 
 
@@ -175,7 +176,11 @@ def decline(user_id: int) -> ResponseReturnValue:
     except AdminError as error:
         return _refused(account, error, form, "decline_form")
     db.session.commit()
-    flash(f"The request of {account.name} ({account.email}) is declined.", "success")
+    flash(_(
+        "The request of %(name)s (%(email)s) is declined.",
+        name=account.name,
+        email=account.email,
+    ), "success")
     return redirect(url_for(".index"))
 
 
@@ -192,7 +197,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
     except AdminError as error:
         return _refused(account, error, form, "role_form")
     db.session.commit()
-    flash("The role is changed; the account was signed out everywhere.", "success")
+    flash(_("The role is changed; the account was signed out everywhere."), "success")
     return redirect(url_for(".user", user_id=user_id))
 
 
@@ -208,7 +213,7 @@ def focal_point(user_id: int) -> ResponseReturnValue:
     except AdminError as error:
         return _refused(account, error, form, "focal_form")
     db.session.commit()
-    flash("The focal point is updated.", "success")
+    flash(_("The focal point is updated."), "success")
     return redirect(url_for(".user", user_id=user_id))
 
 
@@ -224,7 +229,7 @@ def deactivate(user_id: int) -> ResponseReturnValue:
     except AdminError as error:
         return _refused(account, error, form, "confirm_form")
     db.session.commit()
-    flash("The account is deactivated and signed out.", "success")
+    flash(_("The account is deactivated and signed out."), "success")
     return redirect(url_for(".user", user_id=user_id))
 
 
@@ -240,7 +245,7 @@ def reactivate(user_id: int) -> ResponseReturnValue:
     except AdminError as error:
         return _refused(account, error, form, "confirm_form")
     db.session.commit()
-    flash("The account is active again.", "success")
+    flash(_("The account is active again."), "success")
     return redirect(url_for(".user", user_id=user_id))
 
 
@@ -258,7 +263,7 @@ def states() -> ResponseReturnValue:
             getattr(form, error.field or "code").errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"{state.name} ({state.code}) is added.", "success")
+            flash(_("%(name)s (%(code)s) is added.", name=state.name, code=state.code), "success")
             return redirect(url_for(".states"))
     if request.method == "POST":
         status = 400
@@ -301,7 +306,10 @@ def _document_action(slug: str, act: Any, done: str) -> ResponseReturnValue:
     except InvalidTransition as error:
         abort(409, description=str(error))
     db.session.commit()
-    flash(f"“{document.title}” is {done}.", "success")
+    if done == "withdrawn":
+        flash(_("“%(title)s” is withdrawn.", title=document.title), "success")
+    else:
+        flash(_("“%(title)s” is restored.", title=document.title), "success")
     return redirect(url_for(".documents"))
 
 

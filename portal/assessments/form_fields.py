@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import SelectChoice
 
@@ -53,7 +54,7 @@ def prepare_assessment_fields(
                 form.state.data = review.state.code
 
 
-UNREADABLE = "A review you cannot read"
+UNREADABLE = _l("A review you cannot read")
 
 
 def review_choice_label(review: Document) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.attachments.kinds import BY_MEDIA_TYPE
@@ -45,8 +46,11 @@ def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
     if request.endpoint in UPLOAD_ENDPOINTS and request.mimetype == "multipart/form-data":
         return render_error(
             413,
-            f"What you sent is larger than the portal accepts: files may be at most "
-            f"{upload_limit_label()} in all. Nothing was saved.",
+            _(
+                "What you sent is larger than the portal accepts: files may be at most "
+                "%(limit)s in all. Nothing was saved.",
+                limit=upload_limit_label(),
+            ),
         )
     return render_error(413)
 

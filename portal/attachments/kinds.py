@@ -13,6 +13,7 @@ from pathlib import Path
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
+from flask_babel import gettext as _
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def sniff(path: Path) -> FileKind:
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
     if not head:
-        raise _refuse("The file is empty.")
+        raise _refuse(_("The file is empty."))
     if head.startswith(b"%PDF-"):
         return _check_pdf(path)
     if head.startswith(_PNG):
@@ -89,7 +90,7 @@ def sniff(path: Path) -> FileKind:
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(path)
     if head.startswith(_PROGRAMS):
-        raise _refuse("This file is a program or script, which is never accepted.")
+        raise _refuse(_("This file is a program or script, which is never accepted."))
     return _check_csv(path)
 
 
@@ -100,7 +101,7 @@ def _check_pdf(path: Path) -> FileKind:
         handle.seek(max(0, size - 2048))
         tail = handle.read()
     if b"%%EOF" not in tail:
-        raise _refuse("This file starts like a PDF but is not a complete one.")
+        raise _refuse(_("This file starts like a PDF but is not a complete one."))
     return PDF
 
 
@@ -110,29 +111,29 @@ def _zip_kind(path: Path) -> FileKind:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             if len(names) > _MAX_ZIP_ENTRIES:
-                raise _refuse("This archive holds too many entries to be an office document.")
+                raise _refuse(_("This archive holds too many entries to be an office document."))
             if "mimetype" in names:
                 small = archive.getinfo("mimetype").file_size <= 100
                 if small and archive.read("mimetype").strip() == _ODT_MIMETYPE:
                     return ODT
-                raise _refuse("This OpenDocument file is not a text document (ODT).")
+                raise _refuse(_("This OpenDocument file is not a text document (ODT)."))
             if "[Content_Types].xml" in names:
                 info = archive.getinfo("[Content_Types].xml")
                 if info.file_size > _MAX_CONTENT_TYPES_BYTES:
-                    raise _refuse("This file is not a well-formed office document.")
+                    raise _refuse(_("This file is not a well-formed office document."))
                 return _ooxml_kind(archive.read(info))
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError) as error:
         if isinstance(error, UnsupportedFile):
             raise
-        raise _refuse("This file is a damaged or unreadable ZIP archive.") from error
-    raise _refuse("This file is a ZIP archive, not an office document.")
+        raise _refuse(_("This file is a damaged or unreadable ZIP archive.")) from error
+    raise _refuse(_("This file is a ZIP archive, not an office document."))
 
 
 def _ooxml_kind(content_types: bytes) -> FileKind:
     try:
         root = ElementTree.fromstring(content_types)
     except (ElementTree.ParseError, DefusedXmlException) as error:
-        raise _refuse("This file is not a well-formed office document.") from error
+        raise _refuse(_("This file is not a well-formed office document.")) from error
     declared = {
         element.get("ContentType", "")
         for element in root.iter()
@@ -142,8 +143,10 @@ def _ooxml_kind(content_types: bytes) -> FileKind:
         if content_type in declared:
             return kind
     raise _refuse(
-        "This Office file is not a plain Word document or Excel workbook (macro-enabled "
-        "files and other kinds are refused)."
+        _(
+            "This Office file is not a plain Word document or Excel workbook (macro-enabled files "
+            "and other kinds are refused).",
+        )
     )
 
 
@@ -151,11 +154,11 @@ def _check_csv(path: Path) -> FileKind:
     """CSV: UTF-8 text without NUL characters and without markup a browser would run."""
     data = path.read_bytes()
     if b"\x00" in data:
-        raise _refuse("This file is binary data of an unknown kind.")
+        raise _refuse(_("This file is binary data of an unknown kind."))
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise _refuse("This file is neither a known kind nor UTF-8 text (CSV).") from error
+        raise _refuse(_("This file is neither a known kind nor UTF-8 text (CSV).")) from error
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or _MARKUP.search(data):
-        raise _refuse("This file is a web page, SVG image or other markup, which is refused.")
+        raise _refuse(_("This file is a web page, SVG image or other markup, which is refused."))
     return CSV

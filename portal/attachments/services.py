@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.access import Action, authorize
@@ -90,10 +91,13 @@ def change_files(
     files = list(base.attachments)
     leaving = changes.remove + [old for old, _ in changes.replace]
     if any(old not in files for old in leaving):
-        raise FileRefused("That file is not attached to the current version of the document.")
+        raise FileRefused(_("That file is not attached to the current version of the document."))
     added = changes.add + [new for _, new in changes.replace]
     if len(files) - len(leaving) + len(added) > MAX_FILES_PER_DOCUMENT:
-        raise FileRefused(f"A document may have at most {MAX_FILES_PER_DOCUMENT} files.")
+        raise FileRefused(_(
+            "A document may have at most %(MAX_FILES_PER_DOCUMENT)s files.",
+            MAX_FILES_PER_DOCUMENT=MAX_FILES_PER_DOCUMENT,
+        ))
     said = changes.summary()
     if revision is None:
         revision = _add_revision(document, user, base.title, base.source, summary)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -121,7 +122,7 @@ def _copy(source: BinaryIO, target: BinaryIO, limit: int) -> tuple[int, str]:
     while chunk := source.read(CHUNK_BYTES):
         size += len(chunk)
         if size > limit:
-            raise FileTooLarge(f"Files may be at most {upload_limit_label()}.")
+            raise FileTooLarge(_("Files may be at most %(value)s.", value=upload_limit_label()))
         digest.update(chunk)
         target.write(chunk)
     return size, digest.hexdigest()

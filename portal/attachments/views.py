@@ -10,6 +10,7 @@ import logging
 
 from flask import Blueprint, Response, abort, send_file
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from portal.access import Action, can
 from portal.attachments.services import find_file
@@ -47,7 +48,7 @@ def _send(document: Document, revision: Revision, attachment_id: int) -> Respons
     path = stored_path(attachment.storage_name)
     if not path.is_file():
         log.error("attachment %s of %s is missing from storage", attachment.id, document.slug)
-        abort(404, description="This file is not available. The secretariat has been told.")
+        abort(404, description=_("This file is not available. The secretariat has been told."))
     response = send_file(
         path,
         mimetype=attachment.media_type,

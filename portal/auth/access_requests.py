@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import generate_password_hash
 
 from portal.access import REQUESTABLE_ROLES, AccessDenied, can_administer
@@ -35,7 +37,7 @@ def request_access(
     (both checked before the email is looked up) or an address that is not an email.
     """
     if role not in REQUESTABLE_ROLES:
-        raise AccountError("Only industry and civil-society accounts can be requested.")
+        raise AccountError(_("Only industry and civil-society accounts can be requested."))
     problem = password_problem(password, email=email, name=name)
     if problem:
         raise AccountError(problem)
@@ -46,7 +48,7 @@ def request_access(
         log.info("access requested for an email that has an account: %s", existing.email)
         send_after_commit(
             existing.email,
-            "Someone asked for an account with your email address",
+            _l("Someone asked for an account with your email address"),
             "access_request_existing",
             user=existing,
             forgot_url=external_url("auth.forgot_password"),
@@ -65,7 +67,9 @@ def request_access(
         user, "user.request_access", user, content={"reason": user.access_reason}, role=str(role)
     )
     log.info("access requested by %s (%s): waiting for the secretariat", user.email, role)
-    send_after_commit(user.email, "We received your request", "access_request_received", user=user)
+    send_after_commit(
+        user.email, _l("We received your request"), "access_request_received", user=user
+    )
     return user
 
 
@@ -88,7 +92,7 @@ def approve_user(actor: object, user: User) -> None:
     """
     _require_reviewer(actor)
     if user.approved:
-        raise AccountError("This account is already approved.")
+        raise AccountError(_("This account is already approved."))
     if user.declined:
         user.active = True  # declining deactivated it
     user.approved, user.declined = True, False
@@ -96,7 +100,7 @@ def approve_user(actor: object, user: User) -> None:
     record_event(actor, "user.approve", user, role=str(user.role))
     send_after_commit(
         user.email,
-        "Your access to the ECHRI Practice Portal is approved",
+        _l("Your access to the ECHRI Practice Portal is approved"),
         "access_approved",
         user=user,
         sign_in_url=external_url("auth.sign_in"),
@@ -112,14 +116,14 @@ def decline_user(actor: object, user: User, reason: str) -> None:
     """
     _require_reviewer(actor)
     if not user.pending_approval:
-        raise AccountError("Only accounts waiting for approval can be declined.")
+        raise AccountError(_("Only accounts waiting for approval can be declined."))
     user.declined, user.active = True, False
     end_sessions(user)
     _mark_reviewed(actor, user)
     record_event(actor, "user.decline", user, reason=reason.strip())
     send_after_commit(
         user.email,
-        "Your request for access to the ECHRI Practice Portal",
+        _l("Your request for access to the ECHRI Practice Portal"),
         "access_declined",
         user=user,
         reason=reason.strip(),

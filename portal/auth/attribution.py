@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import flash, g, redirect, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, StringField
@@ -59,13 +60,19 @@ def set_attribution(user: User, attribution: Attribution, pseudonym: str | None)
     if attribution is Attribution.PSEUDONYM:
         low, high = PSEUDONYM_LENGTH
         if not low <= len(name) <= high:
-            raise AttributionError(f"A pseudonym has {low} to {high} characters.")
+            raise AttributionError(_(
+                "A pseudonym has %(low)s to %(high)s characters.",
+                low=low,
+                high=high,
+            ))
         if is_email_address(name) or "@" in name:
-            raise AttributionError("A pseudonym cannot be an email address.")
+            raise AttributionError(_("A pseudonym cannot be an email address."))
         if name.casefold() == user.name.casefold():
-            raise AttributionError("A pseudonym cannot be your own name.")
+            raise AttributionError(_("A pseudonym cannot be your own name."))
     if attribution is Attribution.ORGANISATION and not user.organisation:
-        raise AttributionError("Your account names no organisation; ask the secretariat to add it.")
+        raise AttributionError(_(
+            "Your account names no organisation; ask the secretariat to add it.",
+        ))
     user.attribution = attribution
     user.pseudonym = name if attribution is Attribution.PSEUDONYM else user.pseudonym
     record_event(user, "user.attribution", user, attribution=str(attribution), pseudonym=name)
@@ -101,7 +108,7 @@ def change_attribution() -> ResponseReturnValue:
             form.pseudonym.errors = [*form.pseudonym.errors, str(error)]
         else:
             db.session.commit()
-            flash("How your work is signed was saved.", "success")
+            flash(_("How your work is signed was saved."), "success")
             return redirect(url_for("auth.account"))
     g.attribution_form = form
     page = account()

@@ -1,5 +1,6 @@
 """Forms of the auth area: sign-in, two-factor, passwords, onboarding."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -19,17 +20,19 @@ from portal.auth.passwords import PASSWORD_HINT, password_problem
 class SignInForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class CodeForm(FlaskForm):
     """A six-digit code from the authenticator app, or a recovery code."""
 
     code = StringField(
-        "Code",
+        _l("Code"),
         validators=[DataRequired(), Length(max=32)],
-        description="The six digits your authenticator app shows, or one of your recovery codes.",
+        description=_l(
+            "The six digits your authenticator app shows, or one of your recovery codes.",
+        ),
         render_kw={"autocomplete": "one-time-code", "inputmode": "text", "spellcheck": "false"},
     )
 
@@ -37,14 +40,14 @@ class CodeForm(FlaskForm):
 class ConfirmPasswordForm(FlaskForm):
     """Asks for the current password before a sensitive change."""
 
-    password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class DisableTwoFactorForm(ConfirmPasswordForm):
     """The current password and a current code: a stolen session alone cannot turn 2FA off."""
 
     code = StringField(
-        "Code from your authenticator app (or a recovery code)",
+        _l("Code from your authenticator app (or a recovery code)"),
         validators=[DataRequired(), Length(max=32)],
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
     )
@@ -53,16 +56,16 @@ class DisableTwoFactorForm(ConfirmPasswordForm):
 class ChangePasswordForm(FlaskForm):
     """The current password and a new one, twice."""
 
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
     new = PasswordField(
-        "New password",
+        _l("New password"),
         validators=[DataRequired(), Length(max=1024)],
-        description="At least 12 characters; not a common password.",
+        description=_l("At least 12 characters; not a common password."),
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        "New password again",
-        validators=[DataRequired(), EqualTo("new", message="The two passwords differ.")],
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The two passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -70,7 +73,7 @@ class ChangePasswordForm(FlaskForm):
 # -- Onboarding: requesting access, invitations, password reset ----------------------------
 
 _EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-_EMAIL_MESSAGE = "Enter an email address, like name@example.org."
+_EMAIL_MESSAGE = _l("Enter an email address, like name@example.org.")
 _EMAIL_SHAPE = Regexp(_EMAIL_PATTERN, message=_EMAIL_MESSAGE)
 
 
@@ -86,7 +89,7 @@ def _new_password_field(label: str = "Password") -> PasswordField:
 def _confirm_field(label: str = "Password again") -> PasswordField:
     return PasswordField(
         label,
-        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -118,32 +121,32 @@ class RequestAccessForm(NewPasswordForm):
     """Industry and civil society ask for an account."""
 
     name = StringField(
-        "Full name",
+        _l("Full name"),
         validators=[DataRequired(), Length(max=200)],
         render_kw={"autocomplete": "name"},
     )
     organisation = StringField(
-        "Organisation",
+        _l("Organisation"),
         validators=[DataRequired(), Length(max=200)],
         render_kw={"autocomplete": "organization"},
     )
     email = EmailField(
-        "Email",
+        _l("Email"),
         validators=[DataRequired(), Length(max=254), _EMAIL_SHAPE],
         render_kw={"autocomplete": "email"},
     )
     role = RadioField(
-        "You are joining as",
+        _l("You are joining as"),
         choices=[
-            SelectChoice("industry", "Industry: an exporter, a compliance officer"),
-            SelectChoice("civil_society", "Civil society: an NGO, a researcher, a journalist"),
+            SelectChoice("industry", _l("Industry: an exporter, a compliance officer")),
+            SelectChoice("civil_society", _l("Civil society: an NGO, a researcher, a journalist")),
         ],
-        validators=[InputRequired(message="Choose one.")],
+        validators=[InputRequired(message=_l("Choose one."))],
     )
     reason = TextAreaField(
-        "Why you would like access",
+        _l("Why you would like access"),
         validators=[DataRequired(), Length(max=2000)],
-        description="A few sentences for the secretariat, who review every request.",
+        description=_l("A few sentences for the secretariat, who review every request."),
     )
     # Declared again so the fields come after the others on the page.
     password = _new_password_field()
@@ -158,14 +161,14 @@ class AcceptInvitationForm(NewPasswordForm):
     """The invited person's name, organisation and password (email, role, state are fixed)."""
 
     name = StringField(
-        "Full name",
+        _l("Full name"),
         validators=[DataRequired(), Length(max=200)],
         render_kw={"autocomplete": "name"},
     )
     organisation = StringField(
-        "Organisation (optional)",
+        _l("Organisation (optional)"),
         validators=[Optional(), Length(max=200)],
-        description="For government officials: your ministry or agency.",
+        description=_l("For government officials: your ministry or agency."),
         render_kw={"autocomplete": "organization"},
     )
     password = _new_password_field()
@@ -187,7 +190,7 @@ class ForgotPasswordForm(FlaskForm):
     """The email of the account whose password was forgotten."""
 
     email = EmailField(
-        "Email",
+        _l("Email"),
         validators=[DataRequired(), Length(max=254)],
         render_kw={"autocomplete": "email"},
     )
@@ -197,12 +200,12 @@ class InviteForm(FlaskForm):
     """Whom to invite; the view fills the choices from what the inviter may do."""
 
     email = EmailField(
-        "Email of the person to invite",
+        _l("Email of the person to invite"),
         validators=[DataRequired(), Length(max=254), _EMAIL_SHAPE],
     )
-    role = SelectField("Role", validators=[InputRequired()])
+    role = SelectField(_l("Role"), validators=[InputRequired()])
     state = SelectField(
-        "State",
+        _l("State"),
         validators=[Optional()],
-        description="Government invitations only: the state the official works for.",
+        description=_l("Government invitations only: the state the official works for."),
     )

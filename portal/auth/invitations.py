@@ -12,6 +12,8 @@ import logging
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from portal.access import (
@@ -94,9 +96,11 @@ def create_invitation(
     """
     email = normalise_email(email)
     if not is_email_address(email):
-        raise AccountError("Enter an email address, like name@example.org.")
+        raise AccountError(_("Enter an email address, like name@example.org."))
     if role.has_state != (state is not None):
-        raise AccountError("Government invitations need a state; other roles must not have one.")
+        raise AccountError(_(
+            "Government invitations need a state; other roles must not have one.",
+        ))
     if not can_invite(actor, role, state):
         raise AccessDenied(f"may not invite {role} for {state}")
     raw, hashed = new_token()
@@ -121,7 +125,7 @@ def create_invitation(
     )
     send_after_commit(
         email,
-        "You are invited to join the ECHRI Practice Portal",
+        _l("You are invited to join the ECHRI Practice Portal"),
         "invitation",
         invitation=invitation,
         inviter=actor,
@@ -141,9 +145,9 @@ def revoke_invitation(actor: Any, invitation: Invitation) -> None:
     if not can_revoke_invitation(actor, invitation):
         raise AccessDenied("may not revoke this invitation")
     if invitation.used_at is not None:
-        raise AccountError("This invitation was accepted already.")
+        raise AccountError(_("This invitation was accepted already."))
     if invitation.revoked_at is not None:
-        raise AccountError("This invitation was revoked already.")
+        raise AccountError(_("This invitation was revoked already."))
     invitation.revoked_at = utcnow()
     record_event(actor, "invitation.revoke", invitation, email=invitation.email)
 

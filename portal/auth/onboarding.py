@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -76,12 +77,16 @@ def request_access() -> ResponseReturnValue:
 def _request_received() -> ResponseReturnValue:
     return render_template(
         "auth/notice.html",
-        title="Thank you: we received your request",
+        title=_("Thank you: we received your request"),
         paragraphs=[
-            "We have sent a message to the address you gave. If it does not arrive in a few "
-            "minutes, check your spam folder.",
-            "The plenary secretariat reviews every request and will write to you once it has "
-            "decided. Until then, everything public on the portal is open to you.",
+            _(
+                "We have sent a message to the address you gave. If it does not arrive in a few "
+                "minutes, check your spam folder."
+            ),
+            _(
+                "The plenary secretariat reviews every request and will write to you once it "
+                "has decided. Until then, everything public on the portal is open to you."
+            ),
         ],
     )
 
@@ -98,13 +103,17 @@ def forgot_password() -> ResponseReturnValue:
         db.session.commit()
         return render_template(
             "auth/notice.html",
-            title="Check your email",
+            title=_("Check your email"),
             paragraphs=[
-                "If an account exists for that address, we have sent a link to choose a new "
-                "password. The link works once and expires in "
-                f"{current_app.config['PASSWORD_RESET_VALID_MINUTES']} minutes.",
-                "If no message arrives in a few minutes, check your spam folder, and check "
-                "that you typed the address you registered with.",
+                _(
+                    "If an account exists for that address, we have sent a link to choose a new "
+                    "password. The link works once and expires in %(minutes)s minutes.",
+                    minutes=current_app.config["PASSWORD_RESET_VALID_MINUTES"],
+                ),
+                _(
+                    "If no message arrives in a few minutes, check your spam folder, and check "
+                    "that you typed the address you registered with."
+                ),
             ],
         )
     status = 400 if request.method == "POST" else 200
@@ -132,8 +141,10 @@ def reset_password(token: str) -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(
-                "Your password is changed and every session of your account was signed out. "
-                "Sign in with your new password.",
+                _(
+                    "Your password is changed and every session of your account was signed out. "
+                    "Sign in with your new password.",
+                ),
                 "success",
             )
             return redirect(url_for("auth.sign_in"))
@@ -190,7 +201,7 @@ def invite() -> ResponseReturnValue:
             form.state.errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"Invitation sent to {invitation.email}.", "success")
+            flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
             return redirect(url_for("auth.invitations"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/invite.html", form=form), status
@@ -208,7 +219,7 @@ def revoke_invitation(invitation_id: int) -> ResponseReturnValue:
         flash(str(error), "warning")
     else:
         db.session.commit()
-        flash(f"The invitation for {invitation.email} is revoked.", "success")
+        flash(_("The invitation for %(email)s is revoked.", email=invitation.email), "success")
     return redirect(url_for("auth.invitations"))
 
 
@@ -241,7 +252,7 @@ def accept_invitation(token: str) -> ResponseReturnValue:
             form.password.errors.append(str(error))
         else:
             start_session(user)
-            flash(f"Welcome, {user.name}: your account is ready.", "success")
+            flash(_("Welcome, %(name)s: your account is ready.", name=user.name), "success")
             return redirect(url_for("auth.account"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/accept_invitation.html", form=form, invitation=invitation), status

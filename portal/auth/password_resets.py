@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.audit import record_event
@@ -52,7 +53,7 @@ def request_password_reset(email: str) -> None:
     record_event(None, "user.password_reset_request", user, reset_id=reset.id)
     send_after_commit(
         user.email,
-        "Choose a new password for the ECHRI Practice Portal",
+        _l("Choose a new password for the ECHRI Practice Portal"),
         "password_reset",
         user=user,
         link=external_url("auth.reset_password", token=raw),
@@ -105,7 +106,7 @@ def reset_password(reset: PasswordReset, password: str) -> User:
     record_event(user, "user.password_reset", user, reset_id=reset.id)
     send_after_commit(
         user.email,
-        "Your password was changed",
+        _l("Your password was changed"),
         "password_changed",
         user=user,
         forgot_url=external_url("auth.forgot_password"),

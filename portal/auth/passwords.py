@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from functools import cache
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
 #: Shown under password fields, so people know the rules before they fail them.
-PASSWORD_HINT = f"At least {MIN_LENGTH} characters; not a common password or your name or email."
+PASSWORD_HINT = _l(
+    "At least %(length)s characters; not a common password or your name or email.",
+    length=MIN_LENGTH,
+)
 
 
 @cache
@@ -21,16 +27,16 @@ def common_passwords() -> frozenset[str]:
 def password_problem(password: str, *, email: str, name: str) -> str | None:
     """Why `password` is not acceptable for this account, as a sentence; None if it is fine."""
     if len(password) < MIN_LENGTH:
-        return f"The password must be at least {MIN_LENGTH} characters long."
+        return _("The password must be at least %(length)s characters long.", length=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"The password must be at most {MAX_LENGTH} characters long."
+        return _("The password must be at most %(length)s characters long.", length=MAX_LENGTH)
     lowered = password.lower()
     if lowered in common_passwords():
-        return "This password is too common: choose one that others are unlikely to use."
+        return _("This password is too common: choose one that others are unlikely to use.")
     if name.strip() and lowered.strip() == name.strip().lower():
-        return "The password must not be your name."
+        return _("The password must not be your name.")
     # Very short local parts ("jo@...") would forbid too many good passwords.
     local_part = email.strip().lower().partition("@")[0]
     if len(local_part) >= 3 and local_part in lowered:
-        return "The password must not contain your email address."
+        return _("The password must not contain your email address.")
     return None

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from functools import cache
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -59,9 +60,9 @@ def create_user(
     if not is_email_address(email):
         raise AccountError(f"{email!r} is not an email address")
     if find_user_by_email(email) is not None:
-        raise AccountError(f"an account for {email} already exists")
+        raise AccountError(_("an account for %(email)s already exists", email=email))
     if role.has_state != (state is not None):
-        raise AccountError("government accounts need a state; other roles must not have one")
+        raise AccountError(_("government accounts need a state; other roles must not have one"))
     problem = password_problem(password, email=email, name=name)
     if problem:
         raise AccountError(problem)
@@ -99,7 +100,7 @@ def change_password(user: User, current: str, new: str) -> None:
     Raises AccountError with a message for the form.
     """
     if not user.check_password(current):
-        raise AccountError("The current password is not right.")
+        raise AccountError(_("The current password is not right."))
     problem = password_problem(new, email=user.email, name=user.name)
     if problem:
         raise AccountError(problem)

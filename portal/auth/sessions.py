@@ -13,6 +13,7 @@ import datetime as dt
 import time
 
 from flask import Flask, current_app, flash, session
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, update
 
@@ -119,7 +120,9 @@ def _expire_idle_sessions() -> None:
     seen, started = session.get("seen_at", 0), session.get("signed_in_at", 0)
     if now - seen > idle or now - started > lifetime:
         end_session()
-        flash("You were signed out after a period without activity. Please sign in again.", "info")
+        flash(
+            _("You were signed out after a period without activity. Please sign in again."), "info"
+        )
     elif now - seen >= 60:  # refresh at most once a minute: fewer cookie rewrites
         session["seen_at"] = now
 

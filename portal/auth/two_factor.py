@@ -10,6 +10,7 @@ import time
 
 import pyotp
 import segno
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select, update
 
@@ -37,7 +38,8 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 def qr_code_svg(uri: str) -> Markup:
     """The QR code of `uri` as inline SVG (no image file, no script)."""
-    svg = segno.make(uri, error="m").svg_inline(scale=4, title="QR code for your authenticator app")
+    title = _("QR code for your authenticator app")
+    svg = segno.make(uri, error="m").svg_inline(scale=4, title=title)
     return Markup(svg)  # segno escapes the title and draws only paths
 
 

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.access import needs_second_factor
@@ -72,7 +73,7 @@ def sign_in() -> ResponseReturnValue:
                 return redirect(url_for(".two_factor_code", next=request.args.get("next")))
             return _signed_in(user)
         current_app.logger.info("failed sign-in for %s", form.email.data)
-        form.password.errors.append("The email or password is not right.")
+        form.password.errors.append(_("The email or password is not right."))
         status = 400
     elif request.method == "POST":
         status = 400
@@ -85,7 +86,7 @@ def two_factor_code() -> ResponseReturnValue:
     """The second factor: a code from the authenticator app or a recovery code."""
     user = pending_user()
     if user is None:
-        flash("Please sign in again: the sign-in took too long or was not started.", "info")
+        flash(_("Please sign in again: the sign-in took too long or was not started."), "info")
         return redirect(url_for(".sign_in"))
     form = CodeForm()
     status = 200
@@ -95,7 +96,7 @@ def two_factor_code() -> ResponseReturnValue:
             return _signed_in(user)
         db.session.rollback()
         current_app.logger.info("wrong two-factor code for %s", user.email)
-        form.code.errors.append("That code is not right, or it was used already.")
+        form.code.errors.append(_("That code is not right, or it was used already."))
         status = 400
     elif request.method == "POST":
         status = 400
@@ -107,16 +108,20 @@ def _signed_in(user: User) -> ResponseReturnValue:
     current_app.logger.info("sign-in %s", user.email)
     if not user.approved:
         flash(
-            "You are signed in, but your account is waiting for approval: "
-            "until then you see what visitors see.",
+            _(
+                "You are signed in, but your account is waiting for approval: until then you see "
+                "what visitors see.",
+            ),
             "warning",
         )
     else:
-        flash(f"Signed in as {user.name}.", "success")
+        flash(_("Signed in as %(name)s.", name=user.name), "success")
     if needs_second_factor(user):
         flash(
-            "Set up two-factor sign-in: your account needs it to read documents shared among "
-            "governments (and, for the secretariat, to do anything beyond what visitors do).",
+            _(
+                "Set up two-factor sign-in: your account needs it to read documents shared among "
+                "governments (and, for the secretariat, to do anything beyond what visitors do).",
+            ),
             "warning",
         )
         return redirect(url_for(".two_factor_setup"))
@@ -128,7 +133,7 @@ def _signed_in(user: User) -> ResponseReturnValue:
 def sign_out() -> ResponseReturnValue:
     """Sign out (POST with a CSRF token, so another site cannot sign you out)."""
     end_session()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     return redirect(url_for("home.index"))
 
 
@@ -162,7 +167,7 @@ def change_password_page() -> ResponseReturnValue:
             user = current_user._get_current_object()
             db.session.commit()
             start_session(user)  # this browser stays signed in with the new version
-            flash("Your password was changed. Other devices were signed out.", "success")
+            flash(_("Your password was changed. Other devices were signed out."), "success")
             return redirect(url_for(".account"))
     elif request.method == "POST":
         status = 400
@@ -187,9 +192,9 @@ def two_factor_setup() -> ResponseReturnValue:
             session.pop(ENROLMENT_KEY, None)
             db.session.commit()
             start_session(user)  # the session version changed: keep this browser signed in
-            flash("Two-factor sign-in is on.", "success")
+            flash(_("Two-factor sign-in is on."), "success")
             return render_template("auth/recovery_codes.html", codes=codes)
-        form.code.errors.append("That code is not right. Check the time on your phone.")
+        form.code.errors.append(_("That code is not right. Check the time on your phone."))
         status = 400
     elif request.method == "POST":
         status = 400
@@ -214,7 +219,7 @@ def regenerate_recovery_codes() -> ResponseReturnValue:
     if not user.two_factor_enabled:
         abort(400)
     if not form.validate_on_submit() or not user.check_password(form.password.data or ""):
-        flash("The password is not right: your recovery codes were not changed.", "error")
+        flash(_("The password is not right: your recovery codes were not changed."), "error")
         return redirect(url_for(".account")), 303
     codes = two_factor.regenerate_recovery_codes(user)
     db.session.commit()
@@ -233,10 +238,10 @@ def disable_two_factor() -> ResponseReturnValue:
         or not two_factor.verify(user, form.code.data or "")
     ):
         db.session.rollback()
-        flash("The password or code is not right: two-factor sign-in is still on.", "error")
+        flash(_("The password or code is not right: two-factor sign-in is still on."), "error")
         return redirect(url_for(".account")), 303
     two_factor.disable(user)
     db.session.commit()
     start_session(user)
-    flash("Two-factor sign-in is off.", "warning")
+    flash(_("Two-factor sign-in is off."), "warning")
     return redirect(url_for(".account"))

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -53,11 +54,16 @@ def _clean_source(source: str) -> str:
     """The comment's Markdown with browser line endings unified, or InvalidComment."""
     text = source.replace("\r\n", "\n").strip()
     if not text:
-        raise InvalidComment("Write something before posting: the comment is empty.")
+        raise InvalidComment(_("Write something before posting: the comment is empty."))
     if len(text) > MAX_COMMENT_LENGTH:
+        limit, length = f"{MAX_COMMENT_LENGTH:,}", f"{len(text):,}"
         raise InvalidComment(
-            f"A comment can be at most {MAX_COMMENT_LENGTH:,} characters; this one has "
-            f"{len(text):,}. Shorten it, or split it into two comments."
+            _(
+                "A comment can be at most %(limit)s characters; this one has %(length)s. "
+                "Shorten it, or split it into two comments.",
+                limit=limit,
+                length=length,
+            )
         )
     return text
 
@@ -65,9 +71,12 @@ def _clean_source(source: str) -> str:
 def _clean_reason(reason: str, *, required: bool) -> str:
     text = " ".join(reason.split())
     if required and not text:
-        raise InvalidComment("Give a reason: it is shown in place of the comment.")
+        raise InvalidComment(_("Give a reason: it is shown in place of the comment."))
     if len(text) > MAX_REASON_LENGTH:
-        raise InvalidComment(f"A reason can be at most {MAX_REASON_LENGTH} characters.")
+        raise InvalidComment(_(
+            "A reason can be at most %(MAX_REASON_LENGTH)s characters.",
+            MAX_REASON_LENGTH=MAX_REASON_LENGTH,
+        ))
     return text
 
 
@@ -84,13 +93,13 @@ def add_comment(
         raise AccessDenied("comment refused")
     if parent is not None:
         if parent.document_id != document.id:
-            raise InvalidComment("The comment you replied to is not on this document.")
+            raise InvalidComment(_("The comment you replied to is not on this document."))
         if parent.parent_id is not None:
             raise InvalidComment(
-                "Replies go one level deep: reply to the comment that starts the thread."
+                _("Replies go one level deep: reply to the comment that starts the thread.")
             )
         if parent.is_hidden:
-            raise InvalidComment("The secretariat hid this comment, so it takes no replies.")
+            raise InvalidComment(_("The secretariat hid this comment, so it takes no replies."))
     text = _clean_source(source)
     comment = Comment(
         signed_as=signature(author),
@@ -130,7 +139,9 @@ def edit_comment(
 def flag_comment(user: Any, comment: Comment, reason: str = "") -> CommentFlag:
     """Ask the secretariat to look at someone else's comment (once per person)."""
     if has_flagged_comment(user, comment):
-        raise CommentConflict("You have already flagged this comment; the secretariat will look.")
+        raise CommentConflict(_(
+            "You have already flagged this comment; the secretariat will look.",
+        ))
     if not can_flag_comment(user, comment):
         raise AccessDenied("flag refused")
     text = _clean_reason(reason, required=False)
@@ -139,7 +150,7 @@ def flag_comment(user: Any, comment: Comment, reason: str = "") -> CommentFlag:
         with db.session.begin_nested():  # a second click racing the first
             db.session.add(flag)
     except IntegrityError as error:
-        raise CommentConflict("You have already flagged this comment.") from error
+        raise CommentConflict(_("You have already flagged this comment.")) from error
     db.session.expire(comment, ["flags"])
     record_event(user, "comment.flag", comment, document_id=comment.document_id, reason=text)
     return flag
@@ -152,7 +163,7 @@ def hide_comment(
     if not can_moderate_comments(moderator):
         raise AccessDenied("moderation refused")
     if comment.is_hidden:
-        raise CommentConflict("This comment is already hidden.")
+        raise CommentConflict(_("This comment is already hidden."))
     text = _clean_reason(reason, required=True)
     now = now or utcnow()
     comment.hidden_at, comment.hidden_by_id, comment.hidden_reason = now, moderator.id, text
@@ -173,7 +184,7 @@ def restore_comment(moderator: Any, comment: Comment) -> Comment:
     if not can_moderate_comments(moderator):
         raise AccessDenied("moderation refused")
     if not comment.is_hidden:
-        raise CommentConflict("This comment is not hidden.")
+        raise CommentConflict(_("This comment is not hidden."))
     reason = comment.hidden_reason
     comment.hidden_at, comment.hidden_by_id, comment.hidden_reason = None, None, ""
     record_event(
@@ -192,7 +203,7 @@ def dismiss_flags(moderator: Any, comment: Comment) -> Comment:
         raise AccessDenied("moderation refused")
     resolved = _resolve_flags(comment, utcnow())
     if not resolved:
-        raise CommentConflict("This comment has no open flags.")
+        raise CommentConflict(_("This comment has no open flags."))
     record_event(
         moderator,
         "comment.dismiss_flags",

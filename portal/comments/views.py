@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -106,7 +107,8 @@ def create(slug: str) -> ResponseReturnValue:
         db.session.rollback()
         return _rewrite(form, document, str(error), 400, parent=parent)
     db.session.commit()
-    flash("Your comment was posted." if parent is None else "Your reply was posted.", "success")
+    posted = _("Your comment was posted.") if parent is None else _("Your reply was posted.")
+    flash(posted, "success")
     return _on_document(comment)
 
 
@@ -138,7 +140,7 @@ def edit(comment_id: int) -> ResponseReturnValue:
         db.session.rollback()
         return _rewrite(form, comment.document, str(error), 400, comment=comment)
     db.session.commit()
-    flash("Your comment was changed.", "success")
+    flash(_("Your comment was changed."), "success")
     return _on_document(comment)
 
 
@@ -155,7 +157,9 @@ def flag(comment_id: int) -> ResponseReturnValue:
     """Flag someone else's comment for the secretariat, with an optional reason."""
     comment = load_comment(comment_id)
     if has_flagged_comment(current_user, comment):
-        abort(409, description="You have already flagged this comment; the secretariat will look.")
+        abort(409, description=_(
+            "You have already flagged this comment; the secretariat will look.",
+        ))
     if not can_flag_comment(current_user, comment):
         abort(403)
     form = ReasonForm()
@@ -168,7 +172,7 @@ def flag(comment_id: int) -> ResponseReturnValue:
         db.session.rollback()
         abort(409, description=str(error))
     db.session.commit()
-    flash("Thank you: the secretariat will look at this comment.", "success")
+    flash(_("Thank you: the secretariat will look at this comment."), "success")
     return _on_document(comment)
 
 
@@ -193,7 +197,7 @@ def hide(comment_id: int) -> ResponseReturnValue:
         db.session.rollback()
         abort(409, description=str(error))
     db.session.commit()
-    flash("The comment is hidden.", "success")
+    flash(_("The comment is hidden."), "success")
     return _back(comment)
 
 
@@ -201,7 +205,7 @@ def hide(comment_id: int) -> ResponseReturnValue:
 def restore(comment_id: int) -> ResponseReturnValue:
     """Show a hidden comment again."""
     comment = _moderate(comment_id)
-    return _moderation_step(comment, services.restore_comment, "The comment is shown again.")
+    return _moderation_step(comment, services.restore_comment, _("The comment is shown again."))
 
 
 @bp.post("/comments/<int:comment_id>/dismiss-flags")
@@ -209,7 +213,7 @@ def dismiss_flags(comment_id: int) -> ResponseReturnValue:
     """Keep a flagged comment as it is and close its flags."""
     comment = _moderate(comment_id)
     return _moderation_step(
-        comment, services.dismiss_flags, "The flags are closed; the comment stays."
+        comment, services.dismiss_flags, _("The flags are closed; the comment stays.")
     )
 
 

@@ -9,17 +9,18 @@ each assessment type per state and commitment.
 from __future__ import annotations
 
 import calendar
-import csv
 import datetime as dt
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, select
 
 from portal.access import published_evidence
 from portal.documents.listing import document_type_argument
+from portal.exports.csv_files import safe_csv_writer
 from portal.extensions import db
 from portal.models import Assessment, Commitment, Document, DocumentType, State
 from portal.models.documents import document_commitments
@@ -44,12 +45,12 @@ class MatrixFilters:
         if args.get("year"):
             year = args["year"].strip()
             if not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 9998):
-                filters.error = "A year is four digits, such as 2024."
+                filters.error = _("A year is four digits, such as 2024.")
             else:
                 filters.year = int(year)
         if args.get("sort"):
             if args["sort"] not in SORTS:
-                filters.error = "The matrix sorts by state or by total."
+                filters.error = _("The matrix sorts by state or by total.")
             else:
                 filters.sort = args["sort"]
         return filters
@@ -214,7 +215,7 @@ def matrix_csv(matrix: Matrix, documents_url: Any) -> str:
     `documents_url(cell)` gives the link to the cell's filtered document list.
     """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = safe_csv_writer(out)
     writer.writerow(
         ["state_code", "state", "commitment", "total", *(f"count_{t.value}" for t in CSV_TYPES),
          "latest_published", "self_assessment_rating", "self_assessment_date",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request
+from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, select
 
@@ -24,7 +25,7 @@ def document_type_argument(args: Mapping[str, str]) -> tuple[DocumentType | None
     try:
         return DocumentType(value), None
     except ValueError:
-        return None, f"There is no document type called “{value}”."
+        return None, _("There is no document type called “%(value)s”.", value=value)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -131,23 +132,28 @@ def _add_revision(
 def validate_fields(doc_type: DocumentType, fields: DocumentFields) -> None:
     """Raise InvalidDocument if the fields do not suit a document of this type."""
     if not fields.title.strip():
-        raise InvalidDocument("A title is required.", "title")
+        raise InvalidDocument(_("A title is required."), "title")
     if not fields.source.strip():
-        raise InvalidDocument("The document has no text.", "source")
+        raise InvalidDocument(_("The document has no text."), "source")
     if doc_type in STATE_TYPES and fields.state is None:
-        raise InvalidDocument(f"A {doc_type.label.lower()} belongs to a state.", "state")
+        raise InvalidDocument(
+            _("A %(label)s belongs to a state.", label=doc_type.label.lower()), "state"
+        )
     if doc_type in ASSESSMENT_TYPES and (fields.state is None or not fields.commitments):
         raise InvalidDocument(
-            f"A {doc_type.label.lower()} is of a state and at least one commitment.",
+            _(
+                "A %(label)s is of a state and at least one commitment.",
+                label=doc_type.label.lower(),
+            ),
             "state" if fields.state is None else "commitments",
         )
     if doc_type in ASSESSMENT_TYPES and fields.assessment is None:
         raise InvalidDocument(
-            "Choose an assessment: not started, limited, substantial or complete.", "assessment"
+            _("Choose an assessment: not started, limited, substantial or complete."), "assessment"
         )
     if doc_type not in ASSESSMENT_TYPES and fields.assessment is not None:
         raise InvalidDocument(
-            "Only self-assessments and reviews carry an assessment.", "assessment"
+            _("Only self-assessments and reviews carry an assessment."), "assessment"
         )
     _validate_response(doc_type, fields)
 
@@ -160,16 +166,19 @@ def _validate_response(doc_type: DocumentType, fields: DocumentFields) -> None:
     review = fields.responds_to
     if doc_type is not DocumentType.RESPONSE:
         if review is not None:
-            raise InvalidDocument("Only a response answers a review.", "responds_to")
+            raise InvalidDocument(_("Only a response answers a review."), "responds_to")
         return
     if review is None or review.type is not DocumentType.REVIEW:
-        raise InvalidDocument("Choose the review this response answers.", "responds_to")
+        raise InvalidDocument(_("Choose the review this response answers."), "responds_to")
     if fields.state is None or fields.state.id != review.state_id:
-        raise InvalidDocument("A response comes from the state the review is about.", "state")
+        raise InvalidDocument(_("A response comes from the state the review is about."), "state")
     if VISIBILITY_ORDER.index(fields.visibility) < VISIBILITY_ORDER.index(review.visibility):
         raise InvalidDocument(
-            f"A response cannot be read more widely than the review it answers "
-            f"({review.visibility.label.lower()}): choose that visibility or a narrower one.",
+            _(
+                "A response cannot be read more widely than the review it answers (%(label)s): "
+                "choose that visibility or a narrower one.",
+                label=review.visibility.label.lower(),
+            ),
             "visibility",
         )
 
@@ -189,7 +198,7 @@ def _complete_response(doc_type: DocumentType, fields: DocumentFields) -> Docume
 def _keep_unset(document: Document, fields: DocumentFields) -> DocumentFields:
     """An edit keeps the rating and the review answered unless it names them."""
     if fields.responds_to is not None and fields.responds_to.id != document.responds_to_id:
-        raise InvalidDocument("A response keeps the review it answers.", "responds_to")
+        raise InvalidDocument(_("A response keeps the review it answers."), "responds_to")
     return replace(
         fields,
         assessment=fields.assessment or document.assessment,
@@ -331,7 +340,7 @@ def withdraw_document(user: Any, document: Document, reason: str = "") -> None:
     """Withdraw a document: it disappears for everyone but its owners and the secretariat."""
     authorize(user, Action.WITHDRAW, document)
     if document.status is DocumentStatus.WITHDRAWN:
-        raise InvalidTransition("This document is already withdrawn.")
+        raise InvalidTransition(_("This document is already withdrawn."))
     previous = document.status
     document.status = DocumentStatus.WITHDRAWN
     record_event(user, "document.withdraw", document, previous=str(previous), reason=reason)
@@ -342,7 +351,7 @@ def restore_document(user: Any, document: Document, reason: str = "") -> None:
     """Restore a withdrawn document to published."""
     authorize(user, Action.RESTORE, document)
     if document.status is not DocumentStatus.WITHDRAWN:
-        raise InvalidTransition("Only a withdrawn document can be restored.")
+        raise InvalidTransition(_("Only a withdrawn document can be restored."))
     _set_status(document, DocumentStatus.PUBLISHED)
     record_event(user, "document.restore", document, reason=reason)
     log_search_change(document.id)

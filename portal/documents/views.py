@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
@@ -117,7 +118,7 @@ def create() -> ResponseReturnValue:
             current_user, doc_type, fields, summary=form.summary.data or "Created"
         )
         change_files(current_user, document, files, revision=document.current_revision)
-        flash(f"“{document.title}” was saved.", "success")
+        flash(_("“%(title)s” was saved.", title=document.title), "success")
         return document.slug
 
     preview_html = None
@@ -167,7 +168,10 @@ def edit(slug: str) -> ResponseReturnValue:
         revision = change_files(
             current_user, document, files, revision=revision, summary=form.summary.data or ""
         )
-        flash(f"Saved as revision {revision.number}." if revision else "Saved.", "success")
+        flash(
+            _("Saved as revision %(number)s.", number=revision.number) if revision else _("Saved."),
+            "success",
+        )
         return document.slug
 
     preview_html, conflict = None, None
@@ -205,7 +209,7 @@ def withdraw(slug: str) -> ResponseReturnValue:
     except InvalidTransition as error:
         abort(409, description=str(error))
     db.session.commit()
-    flash("The document was withdrawn.", "success")
+    flash(_("The document was withdrawn."), "success")
     return redirect(url_for(".show", slug=slug))
 
 
@@ -221,7 +225,7 @@ def restore(slug: str) -> ResponseReturnValue:
     except InvalidTransition as error:
         abort(409, description=str(error))
     db.session.commit()
-    flash("The document was restored.", "success")
+    flash(_("The document was restored."), "success")
     return redirect(url_for(".show", slug=slug))
 
 
@@ -251,7 +255,7 @@ def diff(slug: str) -> ResponseReturnValue:
     document = load_document(slug)
     form = DiffForm(request.args)
     if not form.validate():
-        abort(400, description="Choose two revision numbers to compare.")
+        abort(400, description=_("Choose two revision numbers to compare."))
     old, new = load_revision(document, form.a.data), load_revision(document, form.b.data)
     return render_template(
         "documents/diff.html",

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Column,
     Date,
@@ -43,8 +44,22 @@ class DocumentType(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """The type as people write it."""
-        return self.value.replace("_", " ").capitalize()
+        """The type as people write it, in the interface language."""
+        return str(DOCUMENT_TYPE_LABELS[self])
+
+
+#: Labels in the interface language; lazy, so module-level form choices can use them too.
+DOCUMENT_TYPE_LABELS = {
+    DocumentType.IMPLEMENTATION_NOTE: _l("Implementation note"),
+    DocumentType.LESSON_LEARNED: _l("Lesson learned"),
+    DocumentType.EMERGING_RISK: _l("Emerging risk"),
+    DocumentType.PLENARY_OUTCOME: _l("Plenary outcome"),
+    DocumentType.PRACTICE_NOTE: _l("Practice note"),
+    DocumentType.REVIEW: _l("Review"),
+    DocumentType.PAGE: _l("Page"),
+    DocumentType.SELF_ASSESSMENT: _l("Self assessment"),
+    DocumentType.RESPONSE: _l("Response"),
+}
 
 
 # Documents a subscribing state publishes about itself: it owns them.
@@ -71,8 +86,16 @@ class Assessment(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """The rating as people write it."""
-        return self.value.replace("_", " ").capitalize()
+        """The rating as people write it, in the interface language."""
+        return str(ASSESSMENT_LABELS[self])
+
+
+ASSESSMENT_LABELS = {
+    Assessment.NOT_STARTED: _l("Not started"),
+    Assessment.LIMITED: _l("Limited"),
+    Assessment.SUBSTANTIAL: _l("Substantial"),
+    Assessment.COMPLETE: _l("Complete"),
+}
 
 
 class Visibility(enum.StrEnum):
@@ -84,8 +107,15 @@ class Visibility(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """The visibility as people write it."""
-        return self.value.capitalize()
+        """The visibility as people write it, in the interface language."""
+        return str(VISIBILITY_LABELS[self])
+
+
+VISIBILITY_LABELS = {
+    Visibility.PUBLIC: _l("Public"),
+    Visibility.PARTICIPANTS: _l("Participants"),
+    Visibility.GOVERNMENT: _l("Government"),
+}
 
 
 class DocumentStatus(enum.StrEnum):
@@ -97,8 +127,15 @@ class DocumentStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """The status as people write it."""
-        return self.value.capitalize()
+        """The status as people write it, in the interface language."""
+        return str(DOCUMENT_STATUS_LABELS[self])
+
+
+DOCUMENT_STATUS_LABELS = {
+    DocumentStatus.DRAFT: _l("Draft"),
+    DocumentStatus.PUBLISHED: _l("Published"),
+    DocumentStatus.WITHDRAWN: _l("Withdrawn"),
+}
 
 
 document_commitments = Table(

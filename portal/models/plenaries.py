@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     Column,
@@ -36,8 +38,12 @@ class MinutesStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """The status as people write it."""
-        return self.value.capitalize()
+        """The status as people write it, in the interface language."""
+        return {
+            MinutesStatus.DRAFT: _("Draft"),
+            MinutesStatus.CIRCULATED: _("Circulated"),
+            MinutesStatus.ADOPTED: _("Adopted"),
+        }[self]
 
 
 class AdoptionMethod(enum.StrEnum):
@@ -50,8 +56,8 @@ class AdoptionMethod(enum.StrEnum):
     def label(self) -> str:
         """The method as people write it."""
         if self is AdoptionMethod.SILENCE:
-            return "Silence procedure"
-        return "Recorded by the secretariat"
+            return _("Silence procedure")
+        return _("Recorded by the secretariat")
 
 
 class MinutesRevisionKind(enum.StrEnum):
@@ -71,13 +77,22 @@ class ActionStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """The status as people write it."""
-        return self.value.replace("_", " ").capitalize()
+        """The status as people write it, in the interface language."""
+        return str(ACTION_STATUS_LABELS[self])
 
     @property
     def is_closed(self) -> bool:
         """Done or dropped: no longer owed."""
         return self in (ActionStatus.DONE, ActionStatus.DROPPED)
+
+
+#: Labels in the interface language; lazy, so module-level form choices can use them too.
+ACTION_STATUS_LABELS = {
+    ActionStatus.OPEN: _l("Open"),
+    ActionStatus.IN_PROGRESS: _l("In progress"),
+    ActionStatus.DONE: _l("Done"),
+    ActionStatus.DROPPED: _l("Dropped"),
+}
 
 
 plenary_participants = Table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
@@ -34,13 +35,22 @@ class Role(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """The role as people write it."""
-        return self.value.replace("_", " ").capitalize()
+        """The role as people write it, in the interface language."""
+        return str(ROLE_LABELS[self])
 
     @property
     def has_state(self) -> bool:
         """Government accounts belong to exactly one state; other roles to none."""
         return self is Role.GOVERNMENT
+
+
+#: Labels in the interface language; lazy, so module-level form choices can use them too.
+ROLE_LABELS = {
+    Role.GOVERNMENT: _l("Government"),
+    Role.INDUSTRY: _l("Industry"),
+    Role.CIVIL_SOCIETY: _l("Civil society"),
+    Role.SECRETARIAT: _l("Secretariat"),
+}
 
 
 class Attribution(enum.StrEnum):

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessDenied, can_set_action_status, visible_plenaries
@@ -22,7 +23,7 @@ from portal.plenaries.services import InvalidPlenary, require_manager
 def _check_item(text: str) -> str:
     text = text.strip()
     if not text or len(text) > 2000:
-        raise InvalidPlenary("Describe the action in at most 2000 characters.", "text")
+        raise InvalidPlenary(_("Describe the action in at most 2000 characters."), "text")
     return text
 
 
@@ -95,10 +96,12 @@ def change_action_status(
     if not can_set_action_status(actor, item, status):
         raise AccessDenied("changing the action item refused")
     if status is item.status:
-        raise InvalidPlenary(f"The item is already {status.label.lower()}.", "status")
+        raise InvalidPlenary(
+            _("The item is already %(label)s.", label=status.label.lower()), "status"
+        )
     note = note.strip()
     if len(note) > 1000:
-        raise InvalidPlenary("The note is longer than 1000 characters.", "note")
+        raise InvalidPlenary(_("The note is longer than 1000 characters."), "note")
     change = ActionStatusChange(
         status=status,
         changed_at=now or utcnow(),

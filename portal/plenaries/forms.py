@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,6 +20,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.models import ActionStatus, Visibility
+from portal.models.documents import VISIBILITY_LABELS
+from portal.models.plenaries import ACTION_STATUS_LABELS
 from portal.plenaries.services import MAX_TEXT_LENGTH
 
 MARKDOWN_HINT = "Markdown: # headings, **bold**, [links](https://…), lists, tables."
@@ -34,26 +37,28 @@ class MultiCheckboxField(SelectMultipleField):
 class PlenaryForm(FlaskForm):
     """Record or edit a plenary; state choices are filled in by the view."""
 
-    number = IntegerField("Number", validators=[InputRequired(), NumberRange(min=1, max=10_000)])
-    title = StringField("Title", validators=[DataRequired(), Length(max=300)])
-    starts_on = DateField("First day", validators=[InputRequired(message="Give a date.")])
-    ends_on = DateField("Last day", validators=[InputRequired(message="Give a date.")])
-    place = StringField("Place", validators=[DataRequired(), Length(max=200)])
-    host_state = SelectField("Host state", validators=[Optional()], validate_choice=True)
-    participants = MultiCheckboxField("Participating states")
+    number = IntegerField(
+        _l("Number"), validators=[InputRequired(), NumberRange(min=1, max=10_000)]
+    )
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    starts_on = DateField(_l("First day"), validators=[InputRequired(message=_l("Give a date."))])
+    ends_on = DateField(_l("Last day"), validators=[InputRequired(message=_l("Give a date."))])
+    place = StringField(_l("Place"), validators=[DataRequired(), Length(max=200)])
+    host_state = SelectField(_l("Host state"), validators=[Optional()], validate_choice=True)
+    participants = MultiCheckboxField(_l("Participating states"))
     visibility = RadioField(
-        "Who may read the record",
-        choices=[SelectChoice(v.value, v.label) for v in Visibility],
+        _l("Who may read the record"),
+        choices=[SelectChoice(v.value, VISIBILITY_LABELS[v]) for v in Visibility],
         default=Visibility.PARTICIPANTS.value,
         validators=[InputRequired()],
     )
     agenda_source = TextAreaField(
-        "Agenda (Markdown)",
+        _l("Agenda (Markdown)"),
         validators=[Optional(), Length(max=MAX_TEXT_LENGTH)],
         description=MARKDOWN_HINT,
     )
     decisions_source = TextAreaField(
-        "Decisions (Markdown)",
+        _l("Decisions (Markdown)"),
         validators=[Optional(), Length(max=MAX_TEXT_LENGTH)],
         description=MARKDOWN_HINT,
     )
@@ -63,14 +68,14 @@ class MinutesForm(FlaskForm):
     """The secretariat's minutes editor (a draft, or an amendment with a reason once adopted)."""
 
     source = TextAreaField(
-        "Minutes (Markdown)",
+        _l("Minutes (Markdown)"),
         validators=[DataRequired(), Length(max=MAX_TEXT_LENGTH)],
         description=MARKDOWN_HINT,
     )
     reason = StringField(
-        "Reason for the amendment",
+        _l("Reason for the amendment"),
         validators=[Optional(), Length(max=1000)],
-        description="Required once the minutes are adopted; shown on the plenary page.",
+        description=_l("Required once the minutes are adopted; shown on the plenary page."),
     )
 
 
@@ -78,9 +83,9 @@ class CirculateForm(FlaskForm):
     """Circulate the draft to the delegations until a deadline (UTC)."""
 
     deadline = DateTimeLocalField(
-        "Comment deadline (UTC)",
+        _l("Comment deadline (UTC)"),
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-        validators=[InputRequired(message="Give a date and time.")],
+        validators=[InputRequired(message=_l("Give a date and time."))],
     )
 
 
@@ -88,17 +93,17 @@ class CommentForm(FlaskForm):
     """A delegation's comment on, or objection to, the circulated draft."""
 
     source = TextAreaField(
-        "Comment (Markdown)",
+        _l("Comment (Markdown)"),
         validators=[DataRequired(), Length(max=20_000)],
         description=MARKDOWN_HINT,
     )
-    objection = BooleanField("This is an objection (it stops the silence procedure)")
+    objection = BooleanField(_l("This is an objection (it stops the silence procedure)"))
 
 
 class ResolveForm(FlaskForm):
     """The secretariat's note resolving an objection."""
 
-    note = StringField("How it was resolved", validators=[DataRequired(), Length(max=1000)])
+    note = StringField(_l("How it was resolved"), validators=[DataRequired(), Length(max=1000)])
 
 
 class ConfirmForm(FlaskForm):
@@ -108,19 +113,19 @@ class ConfirmForm(FlaskForm):
 class ActionItemForm(FlaskForm):
     """A new action item; owner choices are filled in by the view."""
 
-    text = TextAreaField("Action", validators=[DataRequired(), Length(max=2000)])
+    text = TextAreaField(_l("Action"), validators=[DataRequired(), Length(max=2000)])
     owners = MultiCheckboxField(
-        "Owner states", description="Choose none if the secretariat owes it."
+        _l("Owner states"), description=_l("Choose none if the secretariat owes it.")
     )
-    due_on = DateField("Due", validators=[Optional()])
+    due_on = DateField(_l("Due"), validators=[Optional()])
 
 
 class ActionStatusForm(FlaskForm):
     """Move an action item to a new status, with a note."""
 
     status = SelectField(
-        "New status",
-        choices=[SelectChoice(s.value, s.label) for s in ActionStatus],
+        _l("New status"),
+        choices=[SelectChoice(s.value, ACTION_STATUS_LABELS[s]) for s in ActionStatus],
         validators=[InputRequired()],
     )
-    note = StringField("Note", validators=[Optional(), Length(max=1000)])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=1000)])

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -106,23 +107,30 @@ def readable_plenaries(user: Any) -> list[Plenary]:
 
 def _validate(fields: PlenaryFields, plenary: Plenary | None) -> None:
     if fields.number < 1:
-        raise InvalidPlenary("The plenary number must be 1 or more.", "number")
+        raise InvalidPlenary(_("The plenary number must be 1 or more."), "number")
     other = get_plenary(fields.number)
     if other is not None and other is not plenary:
-        raise InvalidPlenary(f"Plenary {fields.number} already exists.", "number")
+        raise InvalidPlenary(
+            _("Plenary %(number)s already exists.", number=fields.number), "number"
+        )
     if not fields.title.strip() or len(fields.title) > 300:
-        raise InvalidPlenary("A title of at most 300 characters is required.", "title")
+        raise InvalidPlenary(_("A title of at most 300 characters is required."), "title")
     if not fields.place.strip() or len(fields.place) > 200:
-        raise InvalidPlenary("A place of at most 200 characters is required.", "place")
+        raise InvalidPlenary(_("A place of at most 200 characters is required."), "place")
     if fields.ends_on < fields.starts_on:
-        raise InvalidPlenary("The plenary cannot end before it starts.", "ends_on")
+        raise InvalidPlenary(_("The plenary cannot end before it starts."), "ends_on")
     if not fields.participants:
-        raise InvalidPlenary("Choose the participating states.", "participants")
+        raise InvalidPlenary(_("Choose the participating states."), "participants")
     if fields.host_state is not None and fields.host_state not in fields.participants:
-        raise InvalidPlenary("The host state must be among the participants.", "host_state")
+        raise InvalidPlenary(_("The host state must be among the participants."), "host_state")
     for text, name in ((fields.agenda_source, "agenda"), (fields.decisions_source, "decisions")):
         if len(text) > MAX_TEXT_LENGTH:
-            raise InvalidPlenary(f"The {name} is too long.", f"{name}_source")
+            too_long = (
+                _("The agenda is too long.")
+                if name == "agenda"
+                else _("The decisions are too long.")
+            )
+            raise InvalidPlenary(too_long, f"{name}_source")
 
 
 def _apply(plenary: Plenary, fields: PlenaryFields) -> None:
@@ -178,9 +186,9 @@ def update_plenary(actor: Any, plenary: Plenary, fields: PlenaryFields) -> None:
 def _check_source(source: str, name: str = "source") -> str:
     source = source.strip()
     if not source:
-        raise InvalidPlenary("The minutes have no text.", name)
+        raise InvalidPlenary(_("The minutes have no text."), name)
     if len(source) > MAX_TEXT_LENGTH:
-        raise InvalidPlenary("The minutes are too long.", name)
+        raise InvalidPlenary(_("The minutes are too long."), name)
     return source
 
 
@@ -213,7 +221,7 @@ def save_minutes(actor: Any, plenary: Plenary, source: str) -> MinutesRevision |
     """
     require_manager(actor)
     if plenary.minutes_status is MinutesStatus.ADOPTED:
-        raise StepRefused("Adopted minutes are locked: amend them, giving a reason.")
+        raise StepRefused(_("Adopted minutes are locked: amend them, giving a reason."))
     source = _check_source(source)
     if plenary.current_minutes is not None and plenary.current_minutes.source == source:
         return None
@@ -240,12 +248,14 @@ def circulate_minutes(
     require_manager(actor)
     now = now or utcnow()
     if plenary.minutes_status is not MinutesStatus.DRAFT:
-        raise StepRefused(f"The minutes are already {plenary.minutes_status.value}.")
+        raise StepRefused(
+            _("The minutes are already %(status)s.", status=plenary.minutes_status.label.lower())
+        )
     if plenary.current_minutes is None:
-        raise StepRefused("Write a draft of the minutes before circulating it.")
+        raise StepRefused(_("Write a draft of the minutes before circulating it."))
     deadline = as_utc(deadline)
     if deadline is None or deadline <= now:
-        raise InvalidPlenary("The comment deadline must be in the future.", "deadline")
+        raise InvalidPlenary(_("The comment deadline must be in the future."), "deadline")
     plenary.minutes_status = MinutesStatus.CIRCULATED
     plenary.circulated_at, plenary.comment_deadline = now, deadline
     record_event(
@@ -272,9 +282,11 @@ def _adopt(
     actor: Any, plenary: Plenary, method: AdoptionMethod, adopted_at: dt.datetime, **details: Any
 ) -> None:
     if plenary.current_minutes is None:
-        raise StepRefused("There are no minutes to adopt.")
+        raise StepRefused(_("There are no minutes to adopt."))
     if open_objections(plenary):
-        raise StepRefused("An objection is open: it must be withdrawn or resolved before adoption.")
+        raise StepRefused(_(
+            "An objection is open: it must be withdrawn or resolved before adoption.",
+        ))
     plenary.minutes_status = MinutesStatus.ADOPTED
     plenary.adopted_at, plenary.adoption_method = adopted_at, method
     record_event(
@@ -293,7 +305,7 @@ def adopt_minutes(actor: Any, plenary: Plenary, now: dt.datetime | None = None) 
     """The secretariat records the adoption of circulated minutes (refused on an open objection)."""
     require_manager(actor)
     if plenary.minutes_status is not MinutesStatus.CIRCULATED:
-        raise StepRefused("Only circulated minutes can be adopted.")
+        raise StepRefused(_("Only circulated minutes can be adopted."))
     _adopt(actor, plenary, AdoptionMethod.SECRETARIAT, now or utcnow())
 
 
@@ -301,7 +313,7 @@ def record_past_adoption(actor: Any, plenary: Plenary, adopted_on: dt.date) -> N
     """Record minutes adopted before they were on the portal (canonical content)."""
     require_manager(actor)
     if plenary.minutes_status is MinutesStatus.ADOPTED:
-        raise StepRefused("The minutes are already adopted.")
+        raise StepRefused(_("The minutes are already adopted."))
     adopted_at = dt.datetime.combine(adopted_on, dt.time(), tzinfo=dt.UTC)
     # The text was drafted before it was adopted, not when it reached the portal.
     for revision in plenary.minutes_revisions:
@@ -349,14 +361,14 @@ def amend_minutes(actor: Any, plenary: Plenary, source: str, reason: str) -> Min
     """Change adopted minutes: a new revision with a required reason, shown on the page."""
     require_manager(actor)
     if plenary.minutes_status is not MinutesStatus.ADOPTED:
-        raise StepRefused("Only adopted minutes are amended; edit the draft instead.")
+        raise StepRefused(_("Only adopted minutes are amended; edit the draft instead."))
     source, reason = _check_source(source), reason.strip()
     if not reason:
-        raise InvalidPlenary("An amendment needs a reason.", "reason")
+        raise InvalidPlenary(_("An amendment needs a reason."), "reason")
     if len(reason) > 1000:
-        raise InvalidPlenary("The reason is longer than 1000 characters.", "reason")
+        raise InvalidPlenary(_("The reason is longer than 1000 characters."), "reason")
     if plenary.current_minutes is not None and plenary.current_minutes.source == source:
-        raise InvalidPlenary("The amended text is the same as the adopted text.", "source")
+        raise InvalidPlenary(_("The amended text is the same as the adopted text."), "source")
     revision = _add_revision(actor, plenary, source, MinutesRevisionKind.AMENDMENT, reason)
     record_event(
         actor, "minutes.amend", plenary, content=source, revision=revision.number, reason=reason
@@ -373,9 +385,9 @@ def comment_on_minutes(
         raise AccessDenied("commenting on the minutes refused")
     source = source.strip()
     if not source:
-        raise InvalidPlenary("The comment has no text.", "source")
+        raise InvalidPlenary(_("The comment has no text."), "source")
     if len(source) > 20_000:
-        raise InvalidPlenary("The comment is longer than 20,000 characters.", "source")
+        raise InvalidPlenary(_("The comment is longer than 20,000 characters."), "source")
     comment = MinutesComment(
         plenary_id=plenary.id,
         revision=plenary.current_minutes,
@@ -408,10 +420,10 @@ def resolve_objection(
     """The secretariat resolves an open objection, saying how."""
     require_manager(actor)
     if not comment.is_open_objection:
-        raise StepRefused("This is not an open objection.")
+        raise StepRefused(_("This is not an open objection."))
     note = note.strip()
     if not note or len(note) > 1000:
-        raise InvalidPlenary("Say how the objection was resolved (at most 1000 characters).")
+        raise InvalidPlenary(_("Say how the objection was resolved (at most 1000 characters)."))
     comment.resolved_at = now or utcnow()
     comment.resolved_by_id = getattr(actor, "id", None)
     comment.resolution = note

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -190,7 +191,7 @@ def create() -> ResponseReturnValue:
     if form.validate_on_submit():
         fields = _fields(form, states)
         if attempt(lambda: services.create_plenary(current_user, fields), form):
-            flash(f"Plenary {fields.number} was recorded.", "success")
+            flash(_("Plenary %(number)s was recorded.", number=fields.number), "success")
             return redirect(url_for(".show", number=fields.number))
     status = 400 if form.errors else 200
     return render_template("plenaries/edit.html", form=form, plenary=None), status
@@ -206,7 +207,7 @@ def edit(number: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         fields = _fields(form, states)
         if attempt(lambda: services.update_plenary(current_user, plenary, fields), form):
-            flash("The plenary record was saved.", "success")
+            flash(_("The plenary record was saved."), "success")
             return redirect(url_for(".show", number=plenary.number))
     status = 400 if form.errors else 200
     return render_template("plenaries/edit.html", form=form, plenary=plenary), status
@@ -230,7 +231,10 @@ def edit_minutes(number: int) -> ResponseReturnValue:
             return services.save_minutes(current_user, plenary, source)
 
         if attempt(save, form):
-            flash("The amendment was recorded." if amending else "The draft was saved.", "success")
+            flash(
+                _("The amendment was recorded.") if amending else _("The draft was saved."),
+                "success",
+            )
             return redirect(url_for(".show", number=plenary.number, _anchor="minutes"))
     status = 400 if form.errors else 200
     return render_template(
@@ -270,7 +274,7 @@ def circulate(number: int) -> ResponseReturnValue:
     form = CirculateForm()
     require_valid(form)
     attempt(lambda: services.circulate_minutes(current_user, plenary, form.deadline.data))
-    flash("The draft minutes were circulated to the delegations.", "success")
+    flash(_("The draft minutes were circulated to the delegations."), "success")
     return redirect(url_for(".show", number=number, _anchor="minutes"))
 
 
@@ -281,7 +285,7 @@ def adopt(number: int) -> ResponseReturnValue:
     plenary = load_plenary(number, manage=True)
     require_valid(ConfirmForm())
     attempt(lambda: services.adopt_minutes(current_user, plenary))
-    flash("The minutes were adopted.", "success")
+    flash(_("The minutes were adopted."), "success")
     return redirect(url_for(".show", number=number, _anchor="minutes"))
 
 
@@ -300,7 +304,10 @@ def comment(number: int) -> ResponseReturnValue:
             current_user, plenary, form.source.data or "", objection=objection
         )
     )
-    flash("Your objection was recorded." if objection else "Your comment was recorded.", "success")
+    flash(
+        _("Your objection was recorded.") if objection else _("Your comment was recorded."),
+        "success",
+    )
     return redirect(url_for(".show", number=number, _anchor="comments"))
 
 
@@ -314,7 +321,7 @@ def withdraw(number: int, comment_id: int) -> ResponseReturnValue:
         abort(403)
     require_valid(ConfirmForm())
     attempt(lambda: services.withdraw_objection(current_user, item))
-    flash("The objection was withdrawn.", "success")
+    flash(_("The objection was withdrawn."), "success")
     return redirect(url_for(".show", number=number, _anchor="comments"))
 
 
@@ -327,7 +334,7 @@ def resolve(number: int, comment_id: int) -> ResponseReturnValue:
     form = ResolveForm(prefix=f"c{comment_id}")
     require_valid(form)
     attempt(lambda: services.resolve_objection(current_user, item, form.note.data or ""))
-    flash("The objection was resolved.", "success")
+    flash(_("The objection was resolved."), "success")
     return redirect(url_for(".show", number=number, _anchor="comments"))
 
 
@@ -345,7 +352,7 @@ def new_action(number: int) -> ResponseReturnValue:
         if attempt(
             lambda: actions.create_action_item(current_user, plenary, text, owners, due_on), form
         ):
-            flash("The action item was added.", "success")
+            flash(_("The action item was added."), "success")
             return redirect(url_for(".show", number=number, _anchor="action-items"))
     status = 400 if form.errors else 200
     return render_template("plenaries/action_new.html", form=form, plenary=plenary), status
@@ -363,5 +370,5 @@ def action_status(number: int, item_id: int) -> ResponseReturnValue:
     require_valid(form)
     new_status, note = ActionStatus(form.status.data), form.note.data or ""
     attempt(lambda: actions.change_action_status(current_user, item, new_status, note))
-    flash(f"The action item is now {new_status.label.lower()}.", "success")
+    flash(_("The action item is now %(label)s.", label=new_status.label.lower()), "success")
     return redirect(url_for(".show", number=number, _anchor=f"item-{item_id}"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from typing import Any
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 from whoosh import qparser
 from whoosh import query as wq
@@ -65,12 +66,15 @@ class SearchRequest:
         raw = args.get("q", "")
         text = _CONTROL.sub(" ", raw)
         if text != raw:
-            request.notes.append("Control characters in your search were ignored.")
+            request.notes.append(_("Control characters in your search were ignored."))
         if len(text) > MAX_QUERY_LENGTH:
             text = text[:MAX_QUERY_LENGTH]
             request.notes.append(
-                f"Your search was longer than {MAX_QUERY_LENGTH} characters; "
-                "only the beginning was used."
+                _(
+                    "Your search was longer than %(length)s characters; only the beginning was "
+                    "used.",
+                    length=MAX_QUERY_LENGTH,
+                )
             )
         request.text = unicodedata.normalize("NFC", text).strip()
         page = args.get("page", "1")
@@ -102,6 +106,8 @@ class SearchHit:
     status: str
     #: The attached file the snippet comes from, when the text itself does not match.
     attachment: str | None = None
+    #: The document's own language (its title and snippet are shown with this tag).
+    lang: str = "en"
 
 
 @dataclass
@@ -178,19 +184,24 @@ def parse(searcher: Searcher, text: str) -> wq.Query:
         parsed = _parse_plain_words(searcher, text, fields, boosts) or parser.parse(text)
     except Exception as error:  # Whoosh raises several kinds on odd input
         raise QueryProblem(
-            "That search could not be understood. Check quotes and brackets, or search for "
-            "plain words."
+            _(
+                "That search could not be understood. Check quotes and brackets, or search for "
+                "plain words.",
+            )
         ) from error
     allowed = USER_FIELDS | set(fields)
     for leaf in parsed.leaves():
         name = getattr(leaf, "fieldname", None)
         if name is not None and name not in allowed:
             raise QueryProblem(
-                f"“{name}:” is not a field you can search. Use type:, state:, commitment:, "
-                "year: or title:."
+                _(
+                    "“%(name)s:” is not a field you can search. Use type:, state:, commitment:, "
+                    "year: or title:.",
+                    name=name,
+                )
             )
     if parsed is wq.NullQuery or not list(parsed.leaves()):
-        raise QueryProblem("Your search has no words to look for. Type one or more words.")
+        raise QueryProblem(_("Your search has no words to look for. Type one or more words."))
     return parsed
 
 
@@ -343,6 +354,7 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
                 visibility=hit["visibility"],
                 status=hit["status"],
                 attachment=attachment,
+                lang=lang,
             )
         )
     outcome.facets = facet_counts(searcher, matched)
