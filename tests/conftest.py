@@ -287,3 +287,30 @@ def make_document(app: Flask) -> Callable[..., Document]:
         return document
 
     return make
+
+
+def migrated_app(url: str, workdir: Path, **config: Any) -> Flask:
+    """An app on the database at `url`, migrated to the latest schema, with its own search
+    index and files folders under `workdir` (tests that need a second, empty portal)."""
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "TESTING": True,
+            "SEARCH_INDEX_DIR": str(workdir / "index"),
+            "FILES_DIR": str(workdir / "files"),
+            "CONTENT_DIR": str(CONTENT_DIR),
+            "RATELIMIT_ENABLED": False,
+            **config,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Close what `migrated_app` opened: the index, the session and the connection pool."""
+    with app.app_context():
+        app.extensions["search"].close()
+        db.session.remove()
+        db.engine.dispose()

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import select
 
-from portal import create_app
 from portal.access import CONTENT_LOADER
 from portal.auth.services import create_user
 from portal.backup import encode_row, tables
@@ -28,9 +26,11 @@ from portal.models import Document, DocumentStatus, DocumentType, Role, Visibili
 from tests.conftest import (
     CONTENT_DIR,
     PASSWORD,
+    close_app,
     commitments,
     edit_document,
     enrol_two_factor,
+    migrated_app,
     reset_postgres_schema,
     sign_in,
     state,
@@ -67,28 +67,13 @@ def new_app(tmp_path: Path) -> Iterator:
             if urls is None:
                 pytest.skip("needs PostgreSQL: TEST_DATABASE_URL is not a PostgreSQL URL")
             url = urls[1]
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": url,
-                "TESTING": True,
-                "SEARCH_INDEX_DIR": str(tmp_path / f"index-{len(made)}"),
-                "FILES_DIR": str(tmp_path / f"files-{len(made)}"),
-                "CONTENT_DIR": str(CONTENT_DIR),
-                "RATELIMIT_ENABLED": False,
-                **config,
-            }
-        )
-        with app.app_context():
-            upgrade()
+        app = migrated_app(url, tmp_path / f"portal-{len(made)}", **config)
         made.append(app)
         return app
 
     yield make
     for app in made:
-        with app.app_context():
-            app.extensions["search"].close()
-            db.session.remove()
-            db.engine.dispose()
+        close_app(app)
 
 
 def populate(app: Flask) -> None:

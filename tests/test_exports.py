@@ -15,10 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import select
 
-from portal import create_app
 from portal.access import CONTENT_LOADER, Action, can
 from portal.attachments.services import FileChanges, change_files
 from portal.attachments.storage import stage
@@ -53,7 +51,15 @@ from portal.plenaries.services import (
     record_past_adoption,
     save_minutes,
 )
-from tests.conftest import CONTENT_DIR, commitments, edit_document, sign_in, state
+from tests.conftest import (
+    CONTENT_DIR,
+    close_app,
+    commitments,
+    edit_document,
+    migrated_app,
+    sign_in,
+    state,
+)
 
 LATER = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=20)
 
@@ -255,26 +261,14 @@ def empty_portal(tmp_path: Path) -> Iterator[Callable[[], Flask]]:
 
     def make() -> Flask:
         number = len(made)
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'empty-{number}.sqlite3'}",
-                "TESTING": True,
-                "SEARCH_INDEX_DIR": str(tmp_path / f"index-{number}"),
-                "FILES_DIR": str(tmp_path / f"files-{number}"),
-                "RATELIMIT_ENABLED": False,
-            }
-        )
-        with app.app_context():
-            upgrade()
+        url = f"sqlite:///{tmp_path / f'empty-{number}.sqlite3'}"
+        app = migrated_app(url, tmp_path / f"empty-{number}")
         made.append(app)
         return app
 
     yield make
     for app in made:
-        with app.app_context():
-            app.extensions["search"].close()
-            db.session.remove()
-            db.engine.dispose()
+        close_app(app)
 
 
 def cli(app: Flask, *args: str) -> Any:
