@@ -71,6 +71,8 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         ),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SEARCH_INDEX_DIR": env.get("SEARCH_INDEX_DIR", str(instance_path / "search-index")),
+        # Postings a full rebuild sorts in memory per process before spilling runs to disk.
+        "SEARCH_REBUILD_MEMORY_MB": int(env.get("SEARCH_REBUILD_MEMORY_MB", 1024)),
         "CONTENT_DIR": env.get("CONTENT_DIR", str(Path.cwd() / "content")),
         "DOCUMENTS_PER_PAGE": 20,
         # Request bodies; the upload routes allow MAX_UPLOAD_MB more (portal/attachments).

@@ -23,6 +23,7 @@ from portal.models import Document, SearchChange, Visibility
 from portal.search import search_index
 from portal.search.index import SearchIndex
 from portal.search.schema import META_ID
+from portal.search.spelling import read_vocabulary
 from tests.conftest import edit_document
 
 VISIBILITIES = ("public", "participants", "government")
@@ -46,6 +47,12 @@ def results(client, query: str, **args: str) -> tuple[int, str]:
     page = response.get_data(as_text=True)
     match = re.search(r'id="results-heading">(\d+) result', page)
     return (int(match.group(1)) if match else -1), page
+
+
+def suggestion(page: str) -> str | None:
+    """The "did you mean" correction offered on a search page."""
+    match = re.search(r'class="suggestion">Did you mean <a href="[^"]*">([^<]*)</a>', page)
+    return match.group(1) if match else None
 
 
 def facet_count(page: str, facet: str, value: str) -> int | None:
@@ -164,6 +171,34 @@ def test_suggestions_forget_words_of_a_document_made_less_visible(client, make_d
     _, page = results(client, "gazpachoix")
     assert "gazpachoid" not in page
     assert results(client, "gazpachoid")[0] == 0
+
+
+def test_a_suggestion_is_a_word_written_in_a_readable_document_not_just_its_stem(
+    client, make_document
+):
+    # "licensed" stays in the public vocabulary after its document is made government-only,
+    # and shares its stem with "licensing" in a document that stays public.
+    hidden = make_document(visibility="public", title="Note", source="Exports were licensed.")
+    make_document(visibility="public", title="Open", source="Licensing is open.")
+    assert suggestion(results(client, "licensedx")[1]) == "licensed"
+    edit_document(hidden, source="Exports were licensed.", visibility=Visibility.GOVERNMENT)
+    assert suggestion(results(client, "licensedx")[1]) != "licensed"
+    # Typing a word whose stem readable documents hold finds them: nothing to correct.
+    count, page = results(client, "licenses")
+    assert count == 1 and "Did you mean" not in page
+
+
+def test_a_swapped_pair_of_letters_counts_as_one_edit(client, make_document):
+    make_document(visibility="public", title="Its", source="Its own; its rules; its list.")
+    make_document(visibility="public", title="Other", source="One item only.")
+    assert suggestion(results(client, "ietm")[1]) == "item"  # not the commoner "its"
+
+
+def test_suggestions_follow_words_added_by_later_edits(client, make_document):
+    document = make_document(visibility="public", title="Plain", source="Nothing special.")
+    assert suggestion(results(client, "quokkaisx")[1]) is None
+    edit_document(document, source="Something quokkaish now.")
+    assert suggestion(results(client, "quokkaisx")[1]) == "quokkaish"
 
 
 def test_published_document_is_searchable_as_soon_as_the_save_returns(client, login_as):
@@ -404,15 +439,33 @@ def test_rebuild_equals_incremental_index(app, client, make_document, make_user)
         visibility=Visibility.PUBLIC,
     )
 
-    def snapshot() -> list[dict]:
+    def snapshot() -> tuple[list[dict], dict[str, frozenset[str]]]:
         searcher = search_index().searcher()
-        entries = [dict(fields) for fields in searcher.all_stored_fields()]
-        return sorted(entries, key=lambda entry: entry["id"])
+        entries = [dict(fields) for fields in searcher.all_stored_fields() if "words" not in fields]
+        return sorted(entries, key=lambda entry: entry["id"]), read_vocabulary(searcher)
 
-    incremental = snapshot()
+    incremental, words_seen = snapshot()
     assert app.test_cli_runner().invoke(args=["search", "rebuild", "--procs", "1"]).exit_code == 0
-    assert snapshot() == incremental
+    rebuilt, words = snapshot()
+    assert rebuilt == incremental
     assert len([e for e in incremental if e["id"] != META_ID]) == 7
+    # The rebuilt vocabulary holds the words of what is published now; the incremental one
+    # also keeps words of earlier versions (the corrector confirms every candidate).
+    # (The only published public document was withdrawn; the edited one is a draft.)
+    assert words == {
+        "participants": {
+            "lemur",
+            "participants",
+            "practice",
+            "published",
+            "some",
+            "markdown",
+            "text",
+        },
+        "government": {"lemur", "government", "published", "text"},
+    }
+    assert words_seen["public"] == {"lemur", "public", "published", "text"}
+    assert all(words[v] <= words_seen[v] for v in words)
 
 
 # Whoosh leaves the file handle of a TOC it refuses as corrupt for the garbage collector.

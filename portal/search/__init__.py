@@ -64,7 +64,9 @@ def init_app(app: Flask) -> None:
 
     app.config.setdefault("SEARCH_APPLY_ON_COMMIT", True)
     app.extensions["search"] = SearchIndex(
-        Path(app.config["SEARCH_INDEX_DIR"]), lambda: Session(db.engine)
+        Path(app.config["SEARCH_INDEX_DIR"]),
+        lambda: Session(db.engine),
+        rebuild_memory_mb=app.config.get("SEARCH_REBUILD_MEMORY_MB", 1024),
     )
     app.register_blueprint(bp)
     app.cli.add_command(search_cli)

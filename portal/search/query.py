@@ -17,19 +17,18 @@ from markupsafe import Markup
 from whoosh import qparser
 from whoosh import query as wq
 from whoosh.searching import Searcher
-from whoosh.support.levenshtein import damerau_levenshtein
 
 from portal.access import readable_visibilities, search_scope
-from portal.models import Visibility
+from portal.models import DocumentStatus
 from portal.search.postings import cache_for, doc_set, scored
 from portal.search.schema import (
     DEFAULT_LANGUAGE,
-    SPELLING_FIELDS,
     attachments_field,
     body_field,
     title_field,
 )
 from portal.search.snippets import has_match, snippet
+from portal.search.spelling import suggest
 
 MAX_QUERY_LENGTH = 500
 PAGE_SIZE = 10
@@ -39,8 +38,6 @@ FACETS = ("type", "state", "commitments", "year")
 #: What people may type before a colon; `commitment` is an alias of `commitments`.
 USER_FIELDS = frozenset({"title", "body", "type", "state", "commitments", "year"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_WORD = re.compile(r"(?<![:\w])([^\W\d_]{3,})(?![:\w])")
-_OPERATORS = {"and", "or", "not", "andnot", "andmaybe", "to"}
 _PARSER_WORDS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "REQUIRE", "TO"}
 _LETTERS = re.compile(r"[^\W\d_]+")
 
@@ -360,7 +357,12 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
     outcome.facets = facet_counts(searcher, matched)
     if request.text:
         outcome.suggestion = suggest(
-            searcher, user, request.text, readable_documents(searcher, user)
+            searcher,
+            request.text,
+            readable_visibilities(user),
+            readable_documents(searcher, user),
+            _term_docs(searcher, "status", DocumentStatus.PUBLISHED.value),
+            _text_fields(searcher)[0],
         )
     return outcome
 
@@ -385,52 +387,6 @@ def _snippet_source(hit: Mapping[str, Any], stems: dict[str, set[str]]) -> tuple
         if has_match(text, in_files, lang):
             return text, name
     return body, None
-
-
-def _spelling_fields(user: Any) -> list[str]:
-    return [SPELLING_FIELDS[v] for v in Visibility if v in readable_visibilities(user)]
-
-
-def suggest(searcher: Searcher, user: Any, text: str, access: set[int]) -> str | None:
-    """A corrected search from the words of documents `user` may read, or None.
-
-    Candidates come only from the spelling fields of visibilities the user may read.
-    Whoosh's correctors read a field's whole vocabulary (and keep words of deleted
-    entries until segments merge), so every candidate is also confirmed by a search
-    with the access filter before it is offered.
-    """
-    fields = _spelling_fields(user)
-    correctors = [searcher.reader().corrector(name) for name in fields]
-    corrected, changed = text, False
-    for match in _WORD.finditer(text):
-        word = match.group(1).lower()
-        if word in _OPERATORS or _readable(searcher, fields, word, access):
-            continue
-        # prefix=1: most misspellings keep the first letter, and it spares a full lexicon scan.
-        candidates = {
-            c for corrector in correctors for c in corrector.suggest(word, limit=5, prefix=1)
-        }
-        ranked = sorted(
-            candidates,
-            key=lambda c: (
-                damerau_levenshtein(word, c),
-                -sum(searcher.doc_frequency(name, c) for name in fields),
-                c,
-            ),
-        )
-        for candidate in ranked:
-            if _readable(searcher, fields, candidate, access):
-                pattern = rf"(?<![\w:]){re.escape(match.group(1))}(?![\w:])"
-                corrected = re.sub(pattern, candidate, corrected, count=1)
-                changed = True
-                break
-    return corrected if changed else None
-
-
-def _readable(searcher: Searcher, fields: list[str], word: str, access: set[int]) -> bool:
-    """Does `word` occur in a published document the user may read?"""
-    postings = cache_for(searcher)
-    return any(doc in access for name in fields for doc in postings.postings(name, word).docs)
 
 
 def readable_documents(searcher: Searcher, user: Any) -> set[int]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from html.parser import HTMLParser
 from typing import Any
 
 from whoosh.analysis import IDAnalyzer, LanguageAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
-from portal.models import Document, DocumentStatus, Visibility
+from portal.models import Document
 from portal.models.documents import STATE_TYPES
 
 DEFAULT_LANGUAGE = "en"
@@ -34,9 +33,6 @@ LANGUAGES = (
     "sv",
 )
 META_ID = "__meta__"
-_SPELLING_WORD = re.compile(r"[^\W\d_]{3,}")
-#: Unstemmed words of published documents, one field per visibility, for "did you mean".
-SPELLING_FIELDS = {v: f"spell_{v.value}" for v in Visibility}
 
 
 def title_field(lang: str) -> str:
@@ -76,18 +72,14 @@ def build_schema() -> Schema:
         last_change=STORED,
         # [(file name, text)] of the current revision's files, for "Match in attached file".
         files=STORED,
+        # {visibility: [word]} of a `kind:vocabulary` entry, for "did you mean" (spelling.py).
+        words=STORED,
     )
     for lang in LANGUAGES:
         analyzer = StemmingAnalyzer() if lang == DEFAULT_LANGUAGE else LanguageAnalyzer(lang)
         schema.add(title_field(lang), TEXT(analyzer=analyzer))
         schema.add(body_field(lang), TEXT(analyzer=analyzer, stored=True))
         schema.add(attachments_field(lang), TEXT(analyzer=analyzer))
-    for name in SPELLING_FIELDS.values():
-        # Each distinct word once per document, split on spaces: cheap to index, and all a
-        # spelling corrector needs is the vocabulary and which documents hold a word.
-        # scorable=True gives the field a length column; without one Whoosh's writer asks
-        # the file system whether the column exists once per posting (a stat call each).
-        schema.add(name, KEYWORD(scorable=True))
     return schema
 
 
@@ -163,9 +155,6 @@ def index_fields(document: Document) -> dict[str, Any]:
         attachments_field(lang): attachments,
         "files": files or "",
     }
-    if document.status is DocumentStatus.PUBLISHED:
-        words = set(_SPELLING_WORD.findall(f"{document.title}\n{body}\n{attachments}".lower()))
-        fields[SPELLING_FIELDS[document.visibility]] = " ".join(sorted(words))
     # Whoosh would index an empty string as a term of its own.
     return {name: value for name, value in fields.items() if value != ""}
 

@@ -14,6 +14,8 @@ from portal.search.query import SearchOutcome, SearchRequest
 from portal.search.reading import UNAVAILABLE, SearchUnavailable, run_search
 
 bp = Blueprint("search", __name__)
+
+
 @bp.get("/search")
 @cleans_its_own_arguments
 def page() -> ResponseReturnValue:
