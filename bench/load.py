@@ -37,7 +37,7 @@ from typing import Any
 
 from flask import Flask, session
 from flask_migrate import upgrade
-from sqlalchemy import func, select, text, update
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from bench.loadgen import Outcome, Target, run_load
@@ -85,7 +85,26 @@ def database_url(args: argparse.Namespace, workdir: Path) -> str:
     if not name.startswith("bench"):
         # The build drops the schema: never point it at a database that holds anything else.
         sys.exit(f"refusing to rebuild PostgreSQL database {name!r}: its name must start 'bench'")
+    _create_database(url)
     return url
+
+
+def _create_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database if the server does not have it yet."""
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            )
+            if not exists:
+                print(f"Creating PostgreSQL database {target.database}", flush=True)
+                quoted = target.database.replace('"', '""')
+                connection.execute(text(f'CREATE DATABASE "{quoted}"'))
+    finally:
+        engine.dispose()
 
 
 def make_app(url: str, index_dir: Path) -> Flask:

@@ -61,9 +61,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     templating.init_app(app)
     cli.init_app(app)
-    from portal import visitor_pages
+    from portal import reader_pages, visitor_pages
 
-    visitor_pages.init_app(app)  # after the other request hooks, before the security headers
+    # After the other request hooks (a reader's session is checked first), before the
+    # security headers.
+    visitor_pages.init_app(app)
+    reader_pages.init_app(app)
     security.init_app(app)  # last: throttles wrap the views registered above
 
     if app.config["PRODUCTION"]:

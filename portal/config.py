@@ -84,6 +84,10 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         "TEXT_EXTRACTION_SECONDS": float(env.get("TEXT_EXTRACTION_SECONDS", 20)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The cookie is written when the session changes (sign-in, at most once a minute of
+        # activity for the idle clock), not re-signed on every request: the lifetime and idle
+        # limits are enforced from the session's own timestamps (portal/auth/sessions.py).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",

@@ -17,6 +17,11 @@ _LENGTH = select(AuditChainHead.length).where(AuditChainHead.id == HEAD_ID)
 
 
 def data_version() -> int:
-    """The audit trail's length: one primary-key read on a connection of its own."""
+    """The audit trail's length: one primary-key read on a connection of its own.
+
+    The read needs no transaction: in autocommit mode PostgreSQL is spared the BEGIN and
+    the ROLLBACK when the connection goes back to the pool (two of its four round trips).
+    """
     with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection.execute(_LENGTH).scalar() or 0

@@ -51,7 +51,7 @@ class KeptPage:
     made: float
 
 
-class VisitorPages:
+class KeptPages:
     """This worker's kept pages for one version of the data (LRU, thread-safe)."""
 
     def __init__(self) -> None:
@@ -115,7 +115,7 @@ def _serve_kept_page() -> ResponseReturnValue | None:
     return response
 
 
-def _keepable(response: Response) -> bool:
+def keepable(response: Response) -> bool:
     """A complete 200 HTML page that set no cookie and touched no session."""
     return (
         response.status_code == 200
@@ -135,7 +135,7 @@ def _keep_and_revalidate(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-cache"  # browsers may keep it, and revalidate
     response.vary.add("Cookie")
     response.vary.add("Accept-Language")
-    if _keepable(response):
+    if keepable(response):
         body = response.get_data()
         etag = hashlib.blake2b(body, digest_size=16).hexdigest()
         response.set_etag(etag)
@@ -148,6 +148,6 @@ def init_app(app: Flask) -> None:
     """Serve visitors' kept pages before the views run; keep new ones after."""
     if app.config.get("VISITOR_PAGE_SECONDS", 30) <= 0:
         return
-    app.extensions["visitor_pages"] = VisitorPages()
+    app.extensions["visitor_pages"] = KeptPages()
     app.before_request(_serve_kept_page)
     app.after_request(_keep_and_revalidate)

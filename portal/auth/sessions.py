@@ -15,7 +15,7 @@ import time
 from flask import Flask, current_app, flash, session
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from portal.auth.tokens import new_token, token_hash
 from portal.extensions import db
@@ -87,16 +87,23 @@ def load_user(session_id: str) -> User | None:
     if not (user_id.isdigit() and version.isdigit() and isinstance(raw, str)):
         return None
     return db.session.scalar(
-        select(User)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(
-            User.id == int(user_id),
-            User.active.is_(True),
-            User.session_version == int(version),
-            UserSession.token_hash == token_hash(raw),
-            UserSession.ended_at.is_(None),
-        )
+        _SIGNED_IN_USER,
+        {"user_id": int(user_id), "version": int(version), "token_hash": token_hash(raw)},
     )
+
+
+# Built once: constructing the statement cost as much as running it, on every request.
+_SIGNED_IN_USER = (
+    select(User)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        User.active.is_(True),
+        User.session_version == bindparam("version"),
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.ended_at.is_(None),
+    )
+)
 
 
 def _account(session_id: str) -> User | None:

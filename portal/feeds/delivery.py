@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, request
 
 from portal.data_version import data_version
 from portal.feeds.atom import AtomDocument
-from portal.visitor_pages import KeptPage, VisitorPages
+from portal.visitor_pages import KeptPage, KeptPages
 
 ATOM_MIMETYPE = "application/atom+xml"
 
@@ -37,7 +37,7 @@ def kept_anonymous_feed(key: str, make: Callable[[], AtomDocument]) -> AtomDocum
     them across readers reveals nothing.
     """
     max_age = current_app.config.get("VISITOR_PAGE_SECONDS", 30)
-    feeds: VisitorPages | None = current_app.extensions.get("kept_feeds")
+    feeds: KeptPages | None = current_app.extensions.get("kept_feeds")
     if feeds is None or max_age <= 0:
         return make()
     version = data_version()
@@ -72,4 +72,4 @@ def feed_response(document: AtomDocument, *, private: bool) -> Response:
 
 def init_app(app: Flask) -> None:
     """Give this worker its store of anonymous feeds."""
-    app.extensions["kept_feeds"] = VisitorPages()
+    app.extensions["kept_feeds"] = KeptPages()

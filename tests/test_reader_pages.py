@@ -1,0 +1,114 @@
+"""Pages kept for a signed-in reader's own session: read again without a render, never shared."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from portal.extensions import db
+from portal.models import Document, Role, User, UserSession, Visibility
+from tests.conftest import edit_document, sign_in
+
+Maker = Callable[..., Document]
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def _sign_in(client: FlaskClient, user: User) -> None:
+    """Sign in and read the home page once (it shows the "signed in" message)."""
+    assert sign_in(client, user.email).status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def _government_note(make_document: Maker) -> tuple[Document, str]:
+    document = make_document(visibility=Visibility.GOVERNMENT, title="Brokering risk note")
+    return document, f"/documents/{document.slug}"
+
+
+def test_a_readers_page_is_kept_for_their_session_until_an_audited_change(
+    client: FlaskClient, make_user: Callable[..., User], make_document: Maker
+) -> None:
+    document, url = _government_note(make_document)
+    official = make_user(Role.GOVERNMENT, "FR", name="Amélie Official")
+    _sign_in(client, official)
+    first = client.get(url)
+    assert first.status_code == 200 and "Amélie Official" in first.get_data(as_text=True)
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    # A change that bypasses the services (and so the audit trail) is not seen: the page is kept.
+    db.session.execute(
+        update(Document).where(Document.id == document.id).values(title="Changed behind its back")
+    )
+    db.session.commit()
+    assert client.get(url).get_data() == first.get_data()
+    # A change through the services appends an audit event: the kept page is stale at once.
+    edit_document(db.session.get(Document, document.id), title="Revised brokering note")
+    assert "Revised brokering note" in client.get(url).get_data(as_text=True)
+
+
+def test_a_kept_page_is_never_served_to_another_session(
+    app: Flask, client: FlaskClient, make_user: Callable[..., User], make_document: Maker
+) -> None:
+    _, url = _government_note(make_document)
+    official = make_user(Role.GOVERNMENT, "FR", name="Amélie Official")
+    other = make_user(Role.GOVERNMENT, "DE", name="Dieter Official")
+    _sign_in(client, official)
+    kept = [client.get(url).get_data(as_text=True) for _ in range(2)]
+    assert kept[0] == kept[1]
+    # Another account, and the same account signed in on a second browser.
+    for user, name in ((other, "Dieter Official"), (official, "Amélie Official")):
+        browser = app.test_client()
+        _sign_in(browser, user)
+        page = browser.get(url).get_data(as_text=True)
+        assert name in page
+        assert _csrf(page) != _csrf(kept[0]), "CSRF tokens belong to one session"
+    visitor = app.test_client().get(url)
+    assert visitor.status_code == 404 and "Amélie Official" not in visitor.get_data(as_text=True)
+
+
+@pytest.fixture
+def kept_note(client: FlaskClient, make_user: Callable[..., User], make_document: Maker) -> str:
+    """A government note's URL, read twice by a signed-in official: it is now kept."""
+    _, url = _government_note(make_document)
+    _sign_in(client, make_user(Role.GOVERNMENT, "FR"))
+    first = client.get(url)
+    assert first.status_code == 200 and client.get(url).get_data() == first.get_data()
+    return url
+
+
+def test_an_ended_session_gets_no_kept_page(client: FlaskClient, kept_note: str) -> None:
+    url = kept_note
+    assert client.get(url).status_code == 200
+    # Ended elsewhere ("sign out everywhere", an administrator) without an audit event.
+    db.session.execute(update(UserSession).values(ended_at=dt.datetime.now(dt.UTC)))
+    db.session.commit()
+    assert client.get(url).status_code == 404
+
+
+def test_a_waiting_message_is_shown_not_hidden_by_a_kept_page(
+    client: FlaskClient, kept_note: str
+) -> None:
+    url = kept_note
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Your export is ready.")]
+    assert "Your export is ready." in client.get(url).get_data(as_text=True)
+
+
+def test_forms_on_a_kept_page_still_work(client: FlaskClient, kept_note: str) -> None:
+    url = kept_note
+    kept = client.get(url).get_data(as_text=True)
+    response = client.post(
+        f"{url}/comments",
+        data={"csrf_token": _csrf(kept), "source": "Seen at the plenary."},
+    )
+    assert response.status_code == 302
+    # Shown with the "posted" message, then again from the page kept after it.
+    for _ in range(3):
+        assert "Seen at the plenary." in client.get(url).get_data(as_text=True)
