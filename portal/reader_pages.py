@@ -26,6 +26,7 @@ from flask_login import current_user
 from portal.auth.sessions import SESSION_KEY
 from portal.auth.tokens import token_hash
 from portal.data_version import data_version
+from portal.extensions import db
 from portal.visitor_pages import KEPT_ENDPOINTS, KeptPage, KeptPages, keepable
 
 _MARK = "portal.reader_page"
@@ -58,6 +59,9 @@ def _serve_kept_page() -> ResponseReturnValue | None:
         key, version, current_app.config.get("VISITOR_PAGE_SECONDS", 30)
     )
     if page is None:
+        # The account was loaded before the version was read: read it again, so that the
+        # page kept under this version is never drawn from an older account.
+        db.session.refresh(current_user._get_current_object())
         return None
     request.environ[_SERVED] = True
     return Response(page.body, mimetype=page.mimetype)

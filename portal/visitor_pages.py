@@ -39,6 +39,8 @@ KEPT_ENDPOINTS = frozenset(
 )
 MAX_PAGES = 512
 MAX_PAGE_BYTES = 512 * 1024
+#: What one store may hold in all, per worker (a few hundred typical pages).
+MAX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class KeptPages:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pages: OrderedDict[str, KeptPage] = OrderedDict()
+        self._bytes = 0
         self._version: int | None = None
 
     def get(self, url: str, version: int, max_age: float) -> KeptPage | None:
@@ -64,6 +67,7 @@ class KeptPages:
         with self._lock:
             if version != self._version:
                 self._pages.clear()
+                self._bytes = 0
                 self._version = version
                 return None
             page = self._pages.get(url)
@@ -77,10 +81,12 @@ class KeptPages:
         with self._lock:
             if version != self._version:
                 return
+            replaced = self._pages.pop(url, None)
+            self._bytes += len(page.body) - (len(replaced.body) if replaced else 0)
             self._pages[url] = page
-            self._pages.move_to_end(url)
-            while len(self._pages) > MAX_PAGES:
-                self._pages.popitem(last=False)
+            while len(self._pages) > MAX_PAGES or self._bytes > MAX_BYTES:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped.body)
 
 
 def _is_visitor_request(app: Flask) -> bool:

@@ -10,9 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from portal import reader_pages
 from portal.extensions import db
-from portal.models import Document, Role, User, UserSession, Visibility
+from portal.models import AuditChainHead, Document, Role, User, UserSession, Visibility
 from tests.conftest import edit_document, sign_in
 
 Maker = Callable[..., Document]
@@ -112,3 +114,30 @@ def test_forms_on_a_kept_page_still_work(client: FlaskClient, kept_note: str) ->
     # Shown with the "posted" message, then again from the page kept after it.
     for _ in range(3):
         assert "Seen at the plenary." in client.get(url).get_data(as_text=True)
+
+
+def test_a_page_is_never_drawn_from_an_account_older_than_its_version(
+    app: Flask,
+    client: FlaskClient,
+    make_user: Callable[..., User],
+    make_document: Maker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, url = _government_note(make_document)
+    official = make_user(Role.GOVERNMENT, "FR", name="Amélie Official")
+    _sign_in(client, official)
+    real_version = reader_pages.data_version
+
+    def changed_meanwhile() -> int:
+        # Another worker renames the account (an audited change) after this request loaded
+        # the account and before it reads the data version.
+        with Session(db.engine) as other:
+            other.execute(update(User).where(User.id == official.id).values(name="Amélie Renamed"))
+            other.execute(update(AuditChainHead).values(length=AuditChainHead.length + 1))
+            other.commit()
+        monkeypatch.setattr(reader_pages, "data_version", real_version)
+        return real_version()
+
+    monkeypatch.setattr(reader_pages, "data_version", changed_meanwhile)
+    assert "Amélie Renamed" in client.get(url).get_data(as_text=True)
+    assert "Amélie Renamed" in client.get(url).get_data(as_text=True)

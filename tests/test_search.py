@@ -192,6 +192,31 @@ def test_a_swapped_pair_of_letters_counts_as_one_edit(client, make_document):
     make_document(visibility="public", title="Its", source="Its own; its rules; its list.")
     make_document(visibility="public", title="Other", source="One item only.")
     assert suggestion(results(client, "ietm")[1]) == "item"  # not the commoner "its"
+    for n in range(3):
+        make_document(visibility="public", title=f"Note {n}", source="We play it.")
+    make_document(visibility="public", title="Tree", source="A palm.")
+    assert suggestion(results(client, "paly")[1]) == "play"  # one swap beats one change
+
+
+def test_words_no_longer_readable_do_not_change_the_suggestion(client, make_document):
+    # Nineteen readable words one edit from "zorblax", and "zorblaz", in more documents.
+    decoys = [f"zorbla{letter}" for letter in "abcdefghijklmnopqrt"]
+    make_document(visibility="public", title="Decoys", source=" ".join(decoys) + ".")
+    for n in range(2):
+        make_document(visibility="public", title=f"Target {n}", source="Zorblaz here.")
+    assert suggestion(results(client, "zorblax")[1]) == "zorblaz"
+    # A word left in the public vocabulary by a document since made government-only.
+    hidden = make_document(visibility="public", title="Secret", source="The zorblau plan.")
+    edit_document(hidden, source="The zorblau plan.", visibility=Visibility.GOVERNMENT)
+    assert results(client, "zorblau")[0] == 0
+    assert suggestion(results(client, "zorblax")[1]) == "zorblaz"
+
+
+def test_a_rare_form_of_a_common_stem_is_still_found(client, make_document):
+    for n in range(21):
+        make_document(visibility="public", title=f"Note {n}", source="Licensing rules.")
+    make_document(visibility="public", title="Last", source="Exports licensed.")
+    assert suggestion(results(client, "licensex")[1]) == "licensed"
 
 
 def test_suggestions_follow_words_added_by_later_edits(client, make_document):

@@ -32,9 +32,8 @@ _SPELLING_WORD = re.compile(r"[^\W\d_]{3,}")
 #: A word in a query: letters only, not part of `field:value`.
 _QUERY_WORD = re.compile(r"(?<![:\w])([^\W\d_]{3,})(?![:\w])")
 _OPERATORS = {"and", "or", "not", "andnot", "andmaybe", "to"}
-#: Candidates looked up per misspelled word, and stored texts read to confirm one.
-_CANDIDATES = 20
-_TEXTS_READ = 20
+#: Stored texts read to confirm that a candidate is written as such.
+_TEXTS_READ = 200
 
 
 def _entry_text(fields: Mapping[str, Any]) -> str:
@@ -175,17 +174,26 @@ def _correction(
 ) -> str | None:
     """The nearest word to `word` written in a document of `within`; the most common first.
 
-    Nearness counts a swap of two letters as one edit (Damerau-Levenshtein), so "ietm"
+    Every vocabulary word within two edits is first checked against `within`, and only
+    those that pass are ranked and counted: words of documents the reader may not read
+    (kept in the vocabulary until a rebuild) must not crowd out, or reorder, the ones they
+    may. Nearness counts a swap of two letters as one edit (Damerau-Levenshtein), so "ietm"
     becomes "item" rather than the commoner "its".
     """
-    for distance in (1, 2):
-        # prefix=1: most misspellings keep the first letter, and it spares a full list scan.
+    # prefix=1: most misspellings keep the first letter, and it spares a full list scan.
+    near = sorted(
+        (damerau_levenshtein(word, candidate), candidate)
+        for candidate in words.within(word, 2)
+        if _held(searcher, candidate, fields, within)
+    )
+    for edits in sorted({edits for edits, _ in near}):
+        # No cap on how many are ranked: a word skipped below (its stem is readable, the word
+        # itself is not) then changes nothing about which readable word comes first.
         ranked = []
-        for candidate in words.within(word, distance)[:_CANDIDATES]:
-            if holding := _holding(searcher, candidate, fields, within):
-                edits = damerau_levenshtein(word, candidate)
-                ranked.append((edits, -len(holding), candidate, holding))
-        for *_, candidate, holding in sorted(ranked, key=lambda item: item[:3]):
+        for _, candidate in (item for item in near if item[0] == edits):
+            holding = _holding(searcher, candidate, fields, within)
+            ranked.append((-len(holding), candidate, holding))
+        for _, candidate, holding in sorted(ranked, key=lambda item: item[:2]):
             if _written_in(searcher, candidate, holding):
                 return candidate
     return None
