@@ -20,14 +20,13 @@ import time
 
 from flask import Flask, Response, current_app, request, session
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_login import current_user
 
 from portal.auth.sessions import SESSION_KEY
 from portal.auth.tokens import token_hash
 from portal.data_version import data_version
 from portal.extensions import db
-from portal.visitor_pages import KEPT_ENDPOINTS, KeptPage, KeptPages, keepable
+from portal.visitor_pages import KEPT_ENDPOINTS, KeptPage, KeptPages, keepable, page_key
 
 _MARK = "portal.reader_page"
 _SERVED = "portal.reader_page_served"
@@ -35,18 +34,17 @@ _SERVED = "portal.reader_page_served"
 
 def _page_key() -> str | None:
     """This session's key for the page asked for, or None if it may not be kept."""
+    raw = session.get(SESSION_KEY)
     if (
-        request.method not in ("GET", "HEAD")
+        not isinstance(raw, str)
+        or request.method not in ("GET", "HEAD")
         or request.endpoint not in KEPT_ENDPOINTS
         or "Authorization" in request.headers
         or session.get("_flashes")
         or not current_user.is_authenticated
     ):
         return None
-    raw = session.get(SESSION_KEY)
-    if not isinstance(raw, str):
-        return None
-    return f"{token_hash(raw)} {get_locale()} {request.url}"
+    return f"{token_hash(raw)} {page_key()}"
 
 
 def _serve_kept_page() -> ResponseReturnValue | None:

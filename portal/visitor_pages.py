@@ -41,6 +41,8 @@ MAX_PAGES = 512
 MAX_PAGE_BYTES = 512 * 1024
 #: What one store may hold in all, per worker (a few hundred typical pages).
 MAX_BYTES = 32 * 1024 * 1024
+#: Where a request that may be kept records its page key and data version.
+_MARK = "portal.visitor_page"
 
 
 @dataclass(frozen=True)
@@ -100,19 +102,20 @@ def _is_visitor_request(app: Flask) -> bool:
     )
 
 
-def _page_key() -> str:
-    """Pages differ by URL and by interface language (cookie or Accept-Language)."""
-    return f"{get_locale()} {request.url}"
+def page_key() -> str:
+    """Pages differ by host, path and query, and by interface language (cookie or
+    Accept-Language). Cheaper than `request.url`, which re-encodes the whole URL."""
+    return f"{get_locale()} {request.host}{request.full_path}"
 
 
 def _serve_kept_page() -> ResponseReturnValue | None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not _is_visitor_request(app):
         return None
-    version = data_version()
-    request.environ["portal.visitor_page_version"] = version
+    key, version = page_key(), data_version()
+    request.environ[_MARK] = (key, version)
     page = app.extensions["visitor_pages"].get(
-        _page_key(), version, app.config.get("VISITOR_PAGE_SECONDS", 30)
+        key, version, app.config.get("VISITOR_PAGE_SECONDS", 30)
     )
     if page is None:
         return None
@@ -135,9 +138,10 @@ def keepable(response: Response) -> bool:
 
 
 def _keep_and_revalidate(response: Response) -> Response:
-    version = request.environ.get("portal.visitor_page_version")
-    if version is None:
+    marked = request.environ.get(_MARK)
+    if marked is None:
         return response
+    key, version = marked
     response.headers["Cache-Control"] = "no-cache"  # browsers may keep it, and revalidate
     response.vary.add("Cookie")
     response.vary.add("Accept-Language")
@@ -146,7 +150,7 @@ def _keep_and_revalidate(response: Response) -> Response:
         etag = hashlib.blake2b(body, digest_size=16).hexdigest()
         response.set_etag(etag)
         page = KeptPage(body, response.mimetype, etag, time.monotonic())
-        current_app.extensions["visitor_pages"].put(_page_key(), version, page)
+        current_app.extensions["visitor_pages"].put(key, version, page)
     return response.make_conditional(request)
 
 

@@ -119,7 +119,7 @@ def _account(session_id: str) -> User | None:
 
 def _expire_idle_sessions() -> None:
     """Sign out a session idle longer than SESSION_IDLE_MINUTES or older than its lifetime."""
-    if not current_user.is_authenticated:
+    if SESSION_KEY not in session or not current_user.is_authenticated:
         return
     now = int(time.time())
     idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
