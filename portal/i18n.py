@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, has_request_context, redirect, request, url_for
+from flask import Blueprint, Flask, abort, has_request_context, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from portal.extensions import csrf, db
+from portal.security import safe_local_url
 
 #: Interface languages with complete catalogues, and their names in their own language.
 LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français"}
@@ -52,22 +53,6 @@ def select_locale() -> str:
     return chosen_locale() or request.accept_languages.best_match(
         list(LANGUAGES), default=DEFAULT_LOCALE
     )
-
-
-def safe_local_url(target: str | None) -> str:
-    """`target` if it is a path on this site, else the home page: never another host."""
-    if (
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-        and target.isprintable()
-        and len(target) <= 2000
-    ):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("home.index")
 
 
 def _back_to(path: str | None) -> str:

@@ -7,8 +7,9 @@ are defined, so the whole throttling policy reads in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -157,3 +158,19 @@ def init_app(app: Flask) -> None:
         app.logger.warning("throttled %s %s: %s", request.method, request.path, error.description)
         body, status = render_error(429)  # type: ignore[misc]
         return body, status, {"Retry-After": "60"}
+
+
+def safe_local_url(target: str | None) -> str:
+    """`target` if it is a path on this site, else the home page: never another host."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and len(target) <= 2000
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("home.index")

@@ -124,6 +124,11 @@ def _serve_kept_page() -> ResponseReturnValue | None:
     return response
 
 
+def body_etag(body: bytes) -> str:
+    """A strong entity tag for a response body."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
 def keepable(response: Response) -> bool:
     """A complete 200 HTML page that set no cookie and touched no session."""
     return (
@@ -147,7 +152,7 @@ def _keep_and_revalidate(response: Response) -> Response:
     response.vary.add("Accept-Language")
     if keepable(response):
         body = response.get_data()
-        etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+        etag = body_etag(body)
         response.set_etag(etag)
         page = KeptPage(body, response.mimetype, etag, time.monotonic())
         current_app.extensions["visitor_pages"].put(key, version, page)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from portal.access import AccessDenied, SystemActor
 from portal.api.tokens import EXPIRY_DAYS, InvalidTokenRequest, issue_token
+from portal.auth.services import find_user_by_email
 from portal.extensions import db
-from portal.models import User
 
 api_cli = AppGroup("api", help="The JSON API.")
 COMMAND_LINE = SystemActor("command-line")
@@ -22,7 +21,7 @@ COMMAND_LINE = SystemActor("command-line")
 @click.option("--name", default="command line", help="A name to recognise the token by.")
 def token_command(email: str, scopes: str, days: str, name: str) -> None:
     """Make a token for the account EMAIL and print it (it is shown only now)."""
-    owner = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    owner = find_user_by_email(email)
     if owner is None:
         raise click.ClickException(f"no account with email {email!r}")
     try:

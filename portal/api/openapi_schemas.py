@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.api.payloads import MAX_SOURCE_LENGTH
+from portal.documents.forms import MAX_SOURCE_LENGTH
 from portal.models import (
     ActionStatus,
     AdoptionMethod,

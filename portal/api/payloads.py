@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from portal.access import Action, can
 from portal.api.problems import ApiProblem
+from portal.documents.forms import MAX_SOURCE_LENGTH
 from portal.documents.services import DocumentFields, get_document
 from portal.extensions import db
 from portal.models import Commitment, Document, DocumentStatus, DocumentType, State, Visibility
 from portal.models.documents import Assessment
 
-MAX_SOURCE_LENGTH = 200_000
 #: field -> (maximum length, may be null)
 TEXT_FIELDS = {
     "title": (300, False),

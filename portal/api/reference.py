@@ -71,12 +71,9 @@ def plenary_list() -> Response:
 def plenary(number: int) -> Response:
     """A plenary's record and action items; unadopted minutes only for those who may read them."""
     user = api_user()
-    found = plenaries.get_plenary(number) if 1 <= number <= MAX_NUMBER else None
+    found = plenaries.current_plenary(number) if 1 <= number <= MAX_NUMBER else None
     if found is None or not can_read_plenary(user, found):
         raise not_found()
-    # As the plenary page does: a deadline that passed in silence adopts the minutes.
-    if plenaries.apply_silence_procedure(found):
-        db.session.commit()
     return jsonify(plenary_full(user, found, utcnow().date()))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -38,26 +36,12 @@ from portal.auth.sessions import (
 from portal.demo import demo_accounts
 from portal.extensions import db
 from portal.models import User
+from portal.security import safe_local_url
 
 #: Session key of a TOTP secret shown for enrolment and not yet confirmed.
 ENROLMENT_KEY = "two_factor_enrolment"
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect a signed-in user to another host."""
-    if (
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and target.isprintable()
-        and len(target) <= 2000
-    ):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
-            return target
-    return url_for("home.index")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -125,7 +109,7 @@ def _signed_in(user: User) -> ResponseReturnValue:
             "warning",
         )
         return redirect(url_for(".two_factor_setup"))
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_local_url(request.args.get("next")))
 
 
 @bp.route("/sign-out", methods=["POST"])

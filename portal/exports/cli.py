@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
+from portal.auth.services import find_user_by_email
 from portal.exports.markdown_tree import EVERYTHING, ContentExport, TreeFile
-from portal.extensions import db
-from portal.models import Document, Plenary, User
-from portal.plenaries.services import apply_silence_procedures
+from portal.models import Document, Plenary
+from portal.plenaries.services import adopt_minutes_due
 
 
 def write_folder(files: list[TreeFile], directory: Path) -> None:
@@ -33,7 +32,7 @@ def _reader(as_visitor: bool, email: str | None) -> Any:
         return None
     if email is None:
         return EVERYTHING
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = find_user_by_email(email)
     if user is None:
         raise click.BadParameter(f"no account with email {email!r}", param_hint="--as")
     return user
@@ -61,8 +60,7 @@ def export_content_command(directory: Path, as_visitor: bool, email: str | None)
     if directory.exists() and any(directory.iterdir()):
         raise click.ClickException(f"{directory} is not empty: export into a new folder")
     reader = _reader(as_visitor, email)
-    if apply_silence_procedures():  # minutes whose silence deadline passed are adopted
-        db.session.commit()
+    adopt_minutes_due()  # minutes whose silence deadline passed are adopted
     export = ContentExport.for_reader(reader)
     directory.mkdir(parents=True, exist_ok=True)
     write_folder(export.static_files(), directory)

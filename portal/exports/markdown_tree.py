@@ -11,7 +11,6 @@ status history: those stay in the database (and its backups).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -336,8 +335,3 @@ def _item(item: ActionItem) -> dict[str, Any]:
         entry["due"] = item.due_on
     entry["status"] = item.status.value
     return entry
-
-
-def today() -> dt.date:
-    """The day an export is made (UTC): it names the file."""
-    return utcnow().date()

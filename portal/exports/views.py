@@ -13,9 +13,8 @@ from flask_login import current_user
 from portal.clock import utcnow
 from portal.exports.archive import write_zip
 from portal.exports.csv_files import action_items_csv, readable_action_items
-from portal.exports.markdown_tree import ContentExport, today
+from portal.exports.markdown_tree import ContentExport
 from portal.exports.minutes import minutes_markdown
-from portal.extensions import db
 from portal.models.plenaries import ActionItem
 from portal.plenaries import services
 from portal.plenaries.views import load_plenary
@@ -44,9 +43,8 @@ def _item_url(item: ActionItem) -> str:
 @bp.get("/export/documents.zip")
 def documents_zip() -> ResponseReturnValue:
     """Every document (and plenary) the user may read, as a content/ tree in a zip."""
-    if services.apply_silence_procedures():  # as opening the plenaries would
-        db.session.commit()
-    root = f"echri-content-{today().isoformat()}"
+    services.adopt_minutes_due()  # as opening the plenaries would
+    root = f"echri-content-{utcnow().date().isoformat()}"
     archive = write_zip(ContentExport.for_reader(current_user).all_files(), root)
     response = send_file(
         archive, mimetype="application/zip", as_attachment=True, download_name=f"{root}.zip"
@@ -75,8 +73,6 @@ def plenary_action_items(number: int) -> ResponseReturnValue:
 @bp.get("/plenaries/<int:number>/minutes.md")
 def plenary_minutes(number: int) -> ResponseReturnValue:
     """The plenary's record with the minutes the user may read, as one Markdown file."""
-    plenary = load_plenary(number)
-    if services.apply_silence_procedure(plenary):
-        db.session.commit()
+    plenary = load_plenary(number, current=True)
     body = minutes_markdown(plenary, current_user, utcnow().date())
     return _download(body, "text/markdown", f"echri-plenary-{plenary.number}-minutes.md")

@@ -4,7 +4,6 @@ worker's copies of the anonymous feeds, versioned by the data like the visitor p
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from flask import Flask, Response, current_app, request
 
 from portal.data_version import data_version
 from portal.feeds.atom import AtomDocument
-from portal.visitor_pages import KeptPage, KeptPages
+from portal.visitor_pages import KeptPage, KeptPages, body_etag
 
 ATOM_MIMETYPE = "application/atom+xml"
 
@@ -23,10 +22,6 @@ class KeptFeed(KeptPage):
     """An anonymous feed kept by this worker, with its Last-Modified."""
 
     last_modified: dt.datetime | None = None
-
-
-def _etag(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 def kept_anonymous_feed(key: str, make: Callable[[], AtomDocument]) -> AtomDocument:
@@ -45,7 +40,7 @@ def kept_anonymous_feed(key: str, make: Callable[[], AtomDocument]) -> AtomDocum
     if isinstance(kept, KeptFeed):
         return AtomDocument(kept.body, kept.last_modified)
     document = make()
-    etag = _etag(document.body)
+    etag = body_etag(document.body)
     kept = KeptFeed(document.body, ATOM_MIMETYPE, etag, time.monotonic(), document.last_modified)
     feeds.put(key, version, kept)
     return document
@@ -57,7 +52,7 @@ def feed_response(document: AtomDocument, *, private: bool) -> Response:
     A private feed is never stored by a shared cache or indexed by a search engine.
     """
     response = Response(document.body, mimetype=ATOM_MIMETYPE)
-    response.set_etag(_etag(document.body))
+    response.set_etag(body_etag(document.body))
     if document.last_modified is not None:
         response.last_modified = document.last_modified
     if private:

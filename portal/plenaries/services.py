@@ -357,6 +357,23 @@ def apply_silence_procedures(now: dt.datetime | None = None) -> list[Plenary]:
     return [p for p in circulated if apply_silence_procedure(p, now)]
 
 
+def current_plenary(number: int) -> Plenary | None:
+    """`get_plenary`, for reading: minutes whose comment deadline passed in silence are
+    adopted first, and committed, so every page, export and API answer shows them adopted
+    whether or not the cron job (`flask plenaries silence`) has run yet."""
+    plenary = get_plenary(number)
+    if plenary is not None and apply_silence_procedure(plenary):
+        db.session.commit()
+    return plenary
+
+
+def adopt_minutes_due() -> list[Plenary]:
+    """Run the silence procedure on every circulated plenary and commit; the ones adopted."""
+    adopted = apply_silence_procedures()
+    db.session.commit()
+    return adopted
+
+
 def amend_minutes(actor: Any, plenary: Plenary, source: str, reason: str) -> MinutesRevision:
     """Change adopted minutes: a new revision with a required reason, shown on the page."""
     require_manager(actor)

@@ -50,9 +50,14 @@ bp = Blueprint("plenaries", __name__, url_prefix="/plenaries")
 MAX_NUMBER = 2**31 - 1
 
 
-def load_plenary(number: int, *, manage: bool = False) -> Plenary:
-    """The plenary, or 404 if it does not exist or may not be read; 403 if `manage` is refused."""
-    plenary = services.get_plenary(number) if 1 <= number <= MAX_NUMBER else None
+def load_plenary(number: int, *, manage: bool = False, current: bool = False) -> Plenary:
+    """The plenary, or 404 if it does not exist or may not be read; 403 if `manage` is refused.
+
+    `current`: for pages that show the minutes, adopt them first if silence adopted them
+    (`services.current_plenary`).
+    """
+    get = services.current_plenary if current else services.get_plenary
+    plenary = get(number) if 1 <= number <= MAX_NUMBER else None
     if plenary is None or not can_read_plenary(current_user, plenary):
         abort(404)
     if manage and not can_manage_plenaries(current_user):
@@ -116,9 +121,7 @@ def index() -> ResponseReturnValue:
 @bp.get("/<int:number>")
 def show(number: int) -> ResponseReturnValue:
     """A plenary's record, minutes with their dated life cycle, and action items."""
-    plenary = load_plenary(number)
-    if services.apply_silence_procedure(plenary):
-        db.session.commit()
+    plenary = load_plenary(number, current=True)
     now = utcnow()
     draft_readable = can_read_draft_minutes(current_user, plenary)
     items = plenary.action_items
@@ -258,9 +261,7 @@ def draft_minutes(number: int) -> ResponseReturnValue:
 @bp.get("/<int:number>/minutes")
 def minutes(number: int) -> ResponseReturnValue:
     """The adopted minutes with their amendments, printable."""
-    plenary = load_plenary(number)
-    if services.apply_silence_procedure(plenary):
-        db.session.commit()
+    plenary = load_plenary(number, current=True)
     if plenary.minutes_status is not MinutesStatus.ADOPTED:
         abort(404)
     return render_template("plenaries/minutes.html", plenary=plenary, draft=False)

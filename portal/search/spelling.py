@@ -144,7 +144,7 @@ def suggest(
     text: str,
     visibilities: Iterable[Visibility],
     readable: set[int],
-    published: Collection[int],
+    published: set[int],
     fields: list[str],
 ) -> str | None:
     """A corrected search from the words of published documents in `readable`, or None.
@@ -153,7 +153,7 @@ def suggest(
     the text fields searched. A typed word is left alone if a readable published document
     holds it (or a word with its stem).
     """
-    within = {d for d in readable if d in published}
+    within = readable & published
     if not within:
         return None
     words = _words(searcher, visibilities)
@@ -181,19 +181,14 @@ def _correction(
     becomes "item" rather than the commoner "its".
     """
     # prefix=1: most misspellings keep the first letter, and it spares a full list scan.
-    near = sorted(
-        (damerau_levenshtein(word, candidate), candidate)
+    # No cap on how many are ranked: a word skipped below (its stem is readable, the word
+    # itself is not) then changes nothing about which readable word comes first.
+    near = [
+        (damerau_levenshtein(word, candidate), -len(holding), candidate, holding)
         for candidate in words.within(word, 2)
-        if _held(searcher, candidate, fields, within)
-    )
-    for edits in sorted({edits for edits, _ in near}):
-        # No cap on how many are ranked: a word skipped below (its stem is readable, the word
-        # itself is not) then changes nothing about which readable word comes first.
-        ranked = []
-        for _, candidate in (item for item in near if item[0] == edits):
-            holding = _holding(searcher, candidate, fields, within)
-            ranked.append((-len(holding), candidate, holding))
-        for _, candidate, holding in sorted(ranked, key=lambda item: item[:2]):
-            if _written_in(searcher, candidate, holding):
-                return candidate
+        if (holding := _holding(searcher, candidate, fields, within))
+    ]
+    for *_, candidate, holding in sorted(near, key=lambda item: item[:3]):
+        if _written_in(searcher, candidate, holding):
+            return candidate
     return None
