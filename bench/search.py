@@ -65,7 +65,7 @@ from portal.search.query import (
     query_stems,
     search,
 )
-from portal.search.schema import html_to_text
+from portal.search.schema import body_text, html_to_text
 from portal.search.snippets import snippet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -749,7 +749,7 @@ class WhooshQueries:
             hit = searcher.stored_fields(docnum)
             _ = hit["slug"], hit["heading"]
             if highlights:
-                snippet(hit["body"], stems)
+                snippet(body_text(searcher, docnum), stems)
         if facets:
             facet_counts(searcher, matched)
         return len(matched)

@@ -110,7 +110,9 @@ def populate(app: Flask) -> None:
     comment = add_comment(users[Role.SECRETARIAT], note, "Thank you, very useful.")
     add_comment(users[Role.GOVERNMENT], note, "A reply.", parent=comment)
     flag_comment(users[Role.GOVERNMENT], comment, "test flag")
-    withdraw_document(CONTENT_LOADER, db.session.scalars(select(Document)).first(), "outdated")
+    published = select(Document).where(Document.status == DocumentStatus.PUBLISHED)
+    first = db.session.scalars(published.order_by(Document.id)).first()
+    withdraw_document(CONTENT_LOADER, first, "outdated")
     db.session.commit()
     assert sign_in(app.test_client(), users[Role.INDUSTRY].email).status_code == 302
     upload = Path(app.config["FILES_DIR"]) / UPLOAD[0]

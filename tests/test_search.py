@@ -22,7 +22,7 @@ from portal.extensions import db
 from portal.models import Document, SearchChange, Visibility
 from portal.search import search_index
 from portal.search.index import SearchIndex
-from portal.search.schema import META_ID
+from portal.search.schema import META_ID, body_text
 from portal.search.spelling import read_vocabulary
 from tests.conftest import edit_document
 
@@ -446,6 +446,27 @@ def test_facet_links_narrow_and_sorting_and_pages(client, make_document):
     assert results(client, "otter", page="99999999999999999999")[0] == 23
 
 
+def test_bodies_are_read_from_a_column_not_the_stored_fields(app, client, make_document):
+    make_document(title="Tapir note", source="The tapir *walks* at night.")
+    searcher = search_index().searcher()
+    docnum = searcher.document_number(kind="document")
+    stored = searcher.stored_fields(docnum)
+    assert stored["heading"] == "Tapir note"
+    # Listing hits loads the stored fields: they must not hold (and decompress) the body.
+    assert "night" not in repr(stored)
+    assert body_text(searcher, docnum) == "The tapir walks at night."
+    assert "<mark>tapir</mark> walks at night" in results(client, "tapir")[1]
+
+
+def test_small_segments_do_not_pile_up(app, client, make_document):
+    for number in range(9):
+        make_document(title=f"Okapi note {number}", source="Okapi text.")
+        searcher = search_index().searcher()
+        # Whoosh's own policy would leave up to five; each is searched for every word.
+        assert len(searcher.leaf_searchers()) <= 2
+    assert results(client, "okapi")[0] == 9
+
+
 def test_rebuild_equals_incremental_index(app, client, make_document, make_user):
     author = make_user("industry")
     documents = [
@@ -466,7 +487,11 @@ def test_rebuild_equals_incremental_index(app, client, make_document, make_user)
 
     def snapshot() -> tuple[list[dict], dict[str, frozenset[str]]]:
         searcher = search_index().searcher()
-        entries = [dict(fields) for fields in searcher.all_stored_fields() if "words" not in fields]
+        entries = [
+            {**searcher.stored_fields(docnum), "text": body_text(searcher, docnum)}
+            for docnum in searcher.reader().all_doc_ids()
+        ]
+        entries = [entry for entry in entries if "words" not in entry]
         return sorted(entries, key=lambda entry: entry["id"]), read_vocabulary(searcher)
 
     incremental, words_seen = snapshot()

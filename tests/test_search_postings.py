@@ -14,6 +14,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import NO_MERGE
 
 from portal.search import postings
+from portal.search.index import WRITER_ARGS
 from portal.search.postings import cache_for, doc_set, scored
 from portal.search.query import (
     FACETS,
@@ -70,18 +71,19 @@ def _document(number: int, rng: random.Random) -> dict:
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    """An index of several segments (blocks of postings and inlined ones), with deletions."""
+    """An index of several segments (blocks of postings and inlined ones), with deletions,
+    written as the portal writes (codec.py)."""
     directory: Path = tmp_path_factory.mktemp("postings-index")
     ix = whoosh_index.create_in(directory, build_schema())
     rng = random.Random(3)
     number = 0
     for size in (300, 120, 3, 1):
-        writer = ix.writer()
+        writer = ix.writer(**WRITER_ARGS)
         for _ in range(size):
             writer.add_document(**_document(number, rng))
             number += 1
         writer.commit(mergetype=NO_MERGE)
-    writer = ix.writer()
+    writer = ix.writer(**WRITER_ARGS)
     for deleted in ("4", "10", "17", "305", "421", "423"):
         writer.delete_by_term("id", deleted)
     writer.commit(mergetype=NO_MERGE)
@@ -279,10 +281,9 @@ def test_blocks_read_without_values_hold_the_same_postings(searcher: Searcher) -
             assert [values[i] for i in kept] == [v for *_, v in walked]
             if fieldname == "body":
                 fmt = reader.schema[fieldname].format
-                decoded = [
-                    list(p) for p in postings._decode_all(values, postings._decode_positions)
-                ]
-                assert decoded == [fmt.decode_positions(v) for v in values]
+                masks = list(postings.position_masks(fmt)(values))
+                assert masks == [sum(1 << p for p in fmt.decode_positions(v)) for v in values]
+                assert all(masks)
     assert "W3LeafMatcher" in kinds
 
 

@@ -19,13 +19,15 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, load_only, selectinload
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.base import Segment
 from whoosh.index import EmptyIndexError, Index, LockError
+from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 from whoosh.util.filelock import try_for
-from whoosh.writing import CLEAR, SegmentWriter
+from whoosh.writing import CLEAR, MERGE_SMALL, SegmentWriter
 
 from portal.models import Attachment, Document, Revision, SearchChange
+from portal.search.codec import CompactCodec
 from portal.search.schema import (
     META_ID,
     build_schema,
@@ -40,8 +42,29 @@ log = logging.getLogger("portal.search")
 BATCH = 500
 # compound=False keeps segments as separate files that searchers memory-map: opening
 # one is then ~0.3 ms instead of copying the whole segment into memory. Posting blocks are
-# not zlib-compressed: decompressing them was a fifth of a search's time.
-WRITER_ARGS = {"compound": False, "limitmb": 128, "codec": W3Codec(compression=0)}
+# not zlib-compressed (decompressing them was a fifth of a search's time) and are pickled
+# with the highest protocol (codec.py).
+WRITER_ARGS = {"compound": False, "limitmb": 128, "codec": CompactCodec(compression=0)}
+#: Segments with fewer documents than this are "small" (see merge_small_segments).
+SMALL_SEGMENT = 100
+
+
+def merge_small_segments(writer: SegmentWriter, segments: list[Segment]) -> list[Segment]:
+    """Whoosh's MERGE_SMALL, after merging small segments into the one being written once
+    there are two of them.
+
+    Each publish commits a segment of its own, and every search looks each of its words
+    up in every segment; Whoosh's policy lets four or five tiny ones pile up. Merging
+    small segments copies at most 2 x SMALL_SEGMENT documents' postings.
+    """
+    small = [segment for segment in segments if segment.doc_count_all() < SMALL_SEGMENT]
+    if len(small) < 2:
+        return MERGE_SMALL(writer, segments)
+    for segment in small:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return MERGE_SMALL(writer, [segment for segment in segments if segment not in small])
 
 
 def _writer(ix: Index, timeout: float, **args: object) -> SegmentWriter:
@@ -306,7 +329,7 @@ class SearchIndex:
                 if entry := vocabulary.entry(rows[-1][0]):
                     writer.update_document(**entry)
                 writer.update_document(**meta_fields(rows[-1][0]))
-                writer.commit()
+                writer.commit(mergetype=merge_small_segments)
             except BaseException:
                 writer.cancel()
                 raise

@@ -15,24 +15,23 @@ cache kept on it never goes stale. It is used by one thread at a time.
 
 from __future__ import annotations
 
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import accumulate, chain
 from math import log
-from pickle import loads
 from typing import Any
 
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3TermsReader, _lenfield
 from whoosh.columns import NumericColumn
-from whoosh.formats import Positions
+from whoosh.formats import Format
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
-from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from portal.search.codec import CompactPositions, positions_of
 
 #: Memory for postings per searcher, in bytes (estimated); least recently used terms go.
 MAX_CACHED_BYTES = 64 * 2**20
@@ -42,6 +41,8 @@ POSITIONS_BYTES = 160
 Scores = dict[int, float]
 #: Documents to restrict an evaluation to (a set or dict), or None for all.
 Within = Collection[int] | None
+#: Raw posting values -> each one's positions as the bits of an integer.
+MaskAll = Callable[[list[bytes]], Iterable[int]]
 
 
 class Unsupported(Exception):
@@ -107,7 +108,7 @@ class Postings:
             return {doc: found[doc] for doc in within if doc in found}
         return {doc: score for doc, score in found.items() if doc in within}
 
-    def masks(self, docs: Iterable[int], decode: Callable[[bytes], list[int]]) -> dict[int, int]:
+    def masks(self, docs: Iterable[int], mask_all: MaskAll) -> dict[int, int]:
         """Document -> its positions as the bits of an integer, made for `docs` as needed.
 
         The returned dictionary holds at least `docs` (which must hold the term).
@@ -116,13 +117,7 @@ class Postings:
         assert values is not None
         missing = [doc for doc in docs if doc not in masks]
         if missing:
-            for doc, positions in zip(
-                missing, _decode_all([values[d] for d in missing], decode), strict=True
-            ):
-                mask = 0
-                for position in positions:
-                    mask |= 1 << position
-                masks[doc] = mask
+            masks.update(zip(missing, mask_all([values[d] for d in missing]), strict=True))
         return masks
 
 
@@ -141,6 +136,7 @@ class PostingsCache:
         self._postings: OrderedDict[tuple[str, bytes], Postings] = OrderedDict()
         self._held = 0
         self._lengths: dict[str, bytes] = {}
+        self._holding: dict[str, list[int]] = {}
         self._norms: dict[str, list[float]] = {}
         self._deleted: list[frozenset[int]] | None = None
         self._live: frozenset[int] | None = None
@@ -199,7 +195,8 @@ class PostingsCache:
         # One term lookup per segment: its term info gives the postings and, summed,
         # the document frequency for the idf (Whoosh would look the term up three times).
         found = []
-        for index, (reader, _) in enumerate(self.segments):
+        for index in self._segments_holding(fieldname):
+            reader = self.segments[index][0]
             try:
                 found.append((index, reader.term_info(fieldname, term)))
             except TermNotFound:
@@ -244,6 +241,20 @@ class PostingsCache:
                 self._field_lengths(fieldname),
             )
         return Postings(weights, values, bm25f)
+
+    def _segments_holding(self, fieldname: str) -> list[int]:
+        """Segments (by position) that may hold terms of `fieldname`: a text field with no
+        tokens in a segment has no terms there (attachments and most languages' fields), so
+        its terms are not looked up (a lookup is a hash probe of the segment's term file)."""
+        holding = self._holding.get(fieldname)
+        if holding is None:
+            scorable = self.schema[fieldname].scorable
+            holding = self._holding[fieldname] = [
+                index
+                for index, (reader, _) in enumerate(self.segments)
+                if not scorable or reader.field_length(fieldname)
+            ]
+        return holding
 
     def _norm_table(self, fieldname: str) -> list[float]:
         """K1 * ((1 - B) + B * length / average) for each length byte, as BM25F computes it."""
@@ -393,16 +404,16 @@ class PostingsCache:
         if any(not p.docs for p in postings):
             return {}
         fmt = self.schema[query.fieldname].format
-        decode = _decode_positions if type(fmt) is Positions else fmt.decode_positions
         candidates = _intersection(
             [p.docs for p in postings] + ([] if within is None else [within])
         )
         if query.slop == 1:
             # Word k of the phrase at position s + k: with each word's positions as the
             # bits of an integer, shift and intersect, word by word over the survivors.
+            mask_all = position_masks(fmt)
             bits: dict[int, int] = {}
             for offset, p in enumerate(postings):
-                masks = p.masks(bits if offset else candidates, decode)
+                masks = p.masks(bits if offset else candidates, mask_all)
                 if offset:
                     bits = {d: kept for d, b in bits.items() if (kept := b & (masks[d] >> offset))}
                 else:
@@ -414,7 +425,10 @@ class PostingsCache:
             matched = {
                 doc
                 for doc in candidates
-                if _in_sequence([decode(p.values[doc]) for p in postings], query.slop)  # type: ignore[index]
+                if _in_sequence(
+                    [fmt.decode_positions(p.values[doc]) for p in postings],  # type: ignore[index]
+                    query.slop,
+                )
             }
         scores = [p.scores(matched) for p in postings]
         # Summed in the order of Whoosh's binary tree of IntersectionMatchers.
@@ -463,7 +477,8 @@ def _split_not(query: wq.And) -> tuple[list[wq.Query], list[wq.Query]]:
 def _read_postings(matcher: Any, values: bool) -> tuple[list[int], list[float], list[bytes] | None]:
     """Segment document numbers, weights and (if asked) raw values of a term's postings.
 
-    Reads Whoosh's on-disk blocks whole; deletions are left to the caller.
+    Reads Whoosh's on-disk blocks whole (with codec.py's blocks, values cost little to
+    load); deletions are left to the caller.
     """
     if type(matcher) is FilterMatcher:
         matcher = matcher.child
@@ -472,8 +487,6 @@ def _read_postings(matcher: Any, values: bool) -> tuple[list[int], list[float], 
     raw: list[bytes] | None = [] if values else None
     if type(matcher) is W3LeafMatcher:
         while not matcher._atend and matcher.is_active():
-            if raw is None:
-                matcher._data = _block_without_values(matcher)
             matcher._read_weights()
             ids.extend(matcher._data[0] if matcher._byteids else accumulate(matcher._data[0]))
             weights.extend(matcher._weights)
@@ -491,68 +504,29 @@ def _read_postings(matcher: Any, values: bool) -> tuple[list[int], list[float], 
     return ids, weights, raw
 
 
-#: How the values tuple of a posting block starts when its values are byte strings
-#: (pickle protocol 2 rebuilds bytes by calling _codecs.encode).
-_VALUES_START = b"(c_codecs\nencode\n"
+def position_masks(fmt: Format) -> MaskAll:
+    """How to turn a field's raw posting values into masks (bit p set for position p)."""
+    if type(fmt) is CompactPositions:
+        return _compact_masks
+    return lambda values: map(_mask, map(fmt.decode_positions, values))
 
 
-def _block_without_values(matcher: W3LeafMatcher) -> tuple[Any, ...]:
-    """The current block's (ids, weights, None): its values are not unpickled.
-
-    A block is one pickled tuple (gaps between ids, weights, values); rebuilding the
-    values (positions, one byte string each) is nearly all the time it takes to load,
-    and only phrases need them. The pickle is cut where the values begin and closed as
-    a 3-tuple. If the block does not look as expected, it is loaded whole.
-    """
-    data = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-    if matcher._compression:
-        data = zlib.decompress(data)
-    cut = data.find(_VALUES_START)
-    if cut > 0:
-        try:
-            block = loads(data[:cut] + b"N\x87.")  # None, TUPLE3, STOP
-        except Exception:
-            block = None
-        if (
-            type(block) is tuple
-            and len(block) == 3
-            and type(block[0]) is tuple
-            and len(block[0]) == matcher._blocklength
-            and block[2] is None
-        ):
-            return block
-    return loads(data)
+def _mask(positions: Iterable[int]) -> int:
+    mask = 0
+    for position in positions:
+        mask |= 1 << position
+    return mask
 
 
-def _decode_all(
-    values: list[bytes], decode: Callable[[bytes], list[int]]
-) -> Iterable[Iterable[int]]:
-    """Positions of each value: in one pickle load if they are all Positions values.
-
-    Each value is a count, then a pickled list of gaps between positions; the lists
-    are joined into one pickled list of lists, which loads far faster than one by one.
-    """
-    if decode is not _decode_positions:
-        return map(decode, values)
-    bodies = []
+def _compact_masks(values: list[bytes]) -> list[int]:
+    """Masks of `CompactPositions` values; one position (most postings) read directly."""
+    masks = []
     for value in values:
-        if value[_INT_SIZE : _INT_SIZE + 2] != b"\x80\x02":
-            return map(decode, values)
-        bodies.append(value[_INT_SIZE + 2 : -1] if value.endswith(b".") else value[_INT_SIZE + 2 :])
-    try:
-        gaps = loads(b"\x80\x02(" + b"".join(bodies) + b"l.")  # PROTO 2, MARK, ..., LIST, STOP
-    except Exception:
-        gaps = None
-    if type(gaps) is not list or len(gaps) != len(values) or not all(type(g) is list for g in gaps):
-        return map(decode, values)
-    return map(accumulate, gaps)
-
-
-def _decode_positions(value: bytes) -> list[int]:
-    """What `Positions.decode_positions` returns: a count, then pickled position gaps."""
-    if not value.endswith(b"."):
-        value += b"."
-    return list(accumulate(loads(value[_INT_SIZE:])))
+        if len(value) == 3:  # b"H" and one little-endian position
+            masks.append(1 << (value[1] | value[2] << 8))
+        else:
+            masks.append(_mask(positions_of(value)))
+    return masks
 
 
 def _in_sequence(lists: list[list[int]], slop: int) -> bool:

@@ -25,6 +25,7 @@ from portal.search.schema import (
     DEFAULT_LANGUAGE,
     attachments_field,
     body_field,
+    body_text,
     title_field,
 )
 from portal.search.snippets import has_match, snippet
@@ -338,7 +339,7 @@ def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutco
     start = (request.page - 1) * PAGE_SIZE
     for docnum in top[start : start + PAGE_SIZE]:
         hit = searcher.stored_fields(docnum)
-        text, attachment = _snippet_source(hit, stems)
+        text, attachment = _snippet_source(hit, body_text(searcher, docnum), stems)
         lang = hit.get("lang", DEFAULT_LANGUAGE)
         outcome.hits.append(
             SearchHit(
@@ -371,11 +372,12 @@ def _field_of(attachment: str | None, lang: str) -> str:
     return body_field(lang) if attachment is None else attachments_field(lang)
 
 
-def _snippet_source(hit: Mapping[str, Any], stems: dict[str, set[str]]) -> tuple[str, str | None]:
+def _snippet_source(
+    hit: Mapping[str, Any], body: str, stems: dict[str, set[str]]
+) -> tuple[str, str | None]:
     """The text a hit's snippet comes from: its body, unless only an attached file matches
     (then that file's text and name)."""
     lang = hit.get("lang", DEFAULT_LANGUAGE)
-    body = hit.get(body_field(lang), "")
     files = hit.get("files") or []
     in_files = stems.get(attachments_field(lang), set())
     if not files or not in_files:

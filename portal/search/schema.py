@@ -8,10 +8,13 @@ from html.parser import HTMLParser
 from typing import Any
 
 from whoosh.analysis import IDAnalyzer, LanguageAnalyzer, StemmingAnalyzer
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.searching import Searcher
 
 from portal.models import Document
 from portal.models.documents import STATE_TYPES
+from portal.search.codec import CompactPositions
 
 DEFAULT_LANGUAGE = "en"
 # Whoosh's languages with a stemmer; a document in any other language is indexed as English.
@@ -41,7 +44,7 @@ def title_field(lang: str) -> str:
 
 
 def body_field(lang: str) -> str:
-    """The body field analysed for `lang` (stored: snippets come from it)."""
+    """The body field analysed for `lang` (its text is in the `text` column)."""
     return "body" if lang == DEFAULT_LANGUAGE else f"body_{lang}"
 
 
@@ -74,13 +77,23 @@ def build_schema() -> Schema:
         files=STORED,
         # {visibility: [word]} of a `kind:vocabulary` entry, for "did you mean" (spelling.py).
         words=STORED,
+        # The body as plain UTF-8, for snippets: a column (uncompressed, read one document
+        # at a time), so that listing hits does not load and decompress every body.
+        text=COLUMN(VarBytesColumn()),
     )
     for lang in LANGUAGES:
         analyzer = StemmingAnalyzer() if lang == DEFAULT_LANGUAGE else LanguageAnalyzer(lang)
-        schema.add(title_field(lang), TEXT(analyzer=analyzer))
-        schema.add(body_field(lang), TEXT(analyzer=analyzer, stored=True))
-        schema.add(attachments_field(lang), TEXT(analyzer=analyzer))
+        schema.add(title_field(lang), _text(analyzer))
+        schema.add(body_field(lang), _text(analyzer))
+        schema.add(attachments_field(lang), _text(analyzer))
     return schema
+
+
+def _text(analyzer: Any) -> TEXT:
+    """A text field whose postings keep positions in the compact encoding (codec.py)."""
+    field = TEXT(analyzer=analyzer)
+    field.format = CompactPositions(field_boost=field.format.field_boost)
+    return field
 
 
 def schema_signature(schema: Schema) -> list[tuple[Any, ...]]:
@@ -152,11 +165,21 @@ def index_fields(document: Document) -> dict[str, Any]:
         "year": str(published.year) if published else "",
         title_field(lang): document.title,
         body_field(lang): body,
+        "text": body.encode(),
         attachments_field(lang): attachments,
         "files": files or "",
     }
     # Whoosh would index an empty string as a term of its own.
-    return {name: value for name, value in fields.items() if value != ""}
+    return {name: value for name, value in fields.items() if value not in ("", b"")}
+
+
+def body_text(searcher: Searcher, docnum: int) -> str:
+    """The plain-text body of an index entry (the `text` column; "" if it has none)."""
+    column = searcher.__dict__.get("_portal_text")
+    if column is None:
+        # The searcher sees one state of the index: its column reader never goes stale.
+        column = searcher.__dict__["_portal_text"] = searcher.reader().column_reader("text")
+    return column[docnum].decode()
 
 
 def meta_fields(last_change: int) -> dict[str, Any]:

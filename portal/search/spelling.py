@@ -24,7 +24,7 @@ from whoosh.support.levenshtein import damerau_levenshtein
 
 from portal.models import DocumentStatus, Visibility
 from portal.search.postings import cache_for
-from portal.search.schema import DEFAULT_LANGUAGE, attachments_field, body_field
+from portal.search.schema import DEFAULT_LANGUAGE, attachments_field, body_field, body_text
 
 VOCABULARY_KIND = "vocabulary"
 _VOCABULARY_ID = "__vocabulary__"
@@ -133,7 +133,11 @@ def _written_in(searcher: Searcher, word: str, documents: set[int]) -> bool:
     pattern = re.compile(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])")
     for docnum in sorted(documents)[:_TEXTS_READ]:
         stored = searcher.stored_fields(docnum)
-        texts = [_entry_text(stored), *(text for _, text in stored.get("files") or ())]
+        texts = [
+            stored.get("heading", ""),
+            body_text(searcher, docnum),
+            *(text for _, text in stored.get("files") or ()),
+        ]
         if any(pattern.search(text.lower()) for text in texts):
             return True
     return False

@@ -1,0 +1,114 @@
+"""How postings are laid out on disk: Whoosh's W3 format, cheaper to load.
+
+Whoosh pickles each block of postings with protocol 2, where every posting's value (its
+positions) is a byte string rebuilt by calling a function on load, and each value is
+itself a pickled list of gaps. Reading the positions of a phrase's words was most of a
+phrase search. Here blocks are pickled with the highest protocol (byte strings load as
+they are) and positions are a packed array of unsigned integers (half the size on disk).
+Indexes written before load as ever: Whoosh's reader unpickles any protocol, and the
+schema check rebuilds an index whose text fields still use `Positions`.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from array import array
+from collections.abc import Sequence
+from pickle import HIGHEST_PROTOCOL, dumps
+
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter
+from whoosh.formats import Positions
+from whoosh.util.numeric import length_to_byte
+
+#: Positions below this fit two bytes each; a value's first byte says which width it uses.
+_SHORT_LIMIT = 1 << 16
+_SWAP = sys.byteorder != "little"
+
+
+class CompactPositions(Positions):
+    """Positions as a typecode byte (``H`` or ``I``) and little-endian unsigned integers.
+
+    Same features as Whoosh's `Positions` (frequency, weight, positions, position boosts
+    of 1); only the encoding of a posting's value differs.
+    """
+
+    def encode(self, poslist: Sequence[int]) -> bytes:
+        """The value of one posting: its positions, in order."""
+        typecode = "H" if not poslist or max(poslist) < _SHORT_LIMIT else "I"
+        packed = array(typecode, poslist)
+        if _SWAP:
+            packed.byteswap()
+        return typecode.encode() + packed.tobytes()
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        """The positions a value holds."""
+        return positions_of(valuestring).tolist()
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        """How many times the word occurs: the number of positions."""
+        return (len(valuestring) - 1) // (2 if valuestring[:1] == b"H" else 4)
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        """Frequency times the field's boost, as `Positions` weighs."""
+        return self.decode_frequency(valuestring) * self.field_boost
+
+    def decode_position_boosts(self, valuestring: bytes) -> list[tuple[int, int]]:
+        """(position, 1) for each position, as `Positions` gives them."""
+        return [(position, 1) for position in self.decode_positions(valuestring)]
+
+
+def positions_of(value: bytes) -> array:
+    """The positions of a `CompactPositions` value, as an array."""
+    positions = array(chr(value[0]), value[1:])
+    if _SWAP:
+        positions.byteswap()
+    return positions
+
+
+class CompactPostingsWriter(W3PostingsWriter):
+    """W3's postings writer with blocks pickled by the highest protocol."""
+
+    def _write_block(self, last: bool = False) -> None:
+        # W3PostingsWriter._write_block with the pickle protocol changed (the on-disk
+        # layout is otherwise Whoosh's, so Whoosh's readers read it).
+        if not self._blockcount:
+            self._postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        data = (self._mini_ids(), self._mini_weights(), self._mini_values())
+        databytes = dumps(data, HIGHEST_PROTOCOL)
+        comp = self._compression
+        if comp:
+            databytes = zlib.compress(databytes, comp)
+        ids = self._ids
+        infobytes = dumps(
+            (
+                len(ids),
+                ids[-1],
+                self._maxweight,
+                comp,
+                length_to_byte(self._minlength),
+                length_to_byte(self._maxlength),
+            ),
+            HIGHEST_PROTOCOL,
+        )
+        blocklength = len(infobytes) + len(databytes)
+        self._postfile.write_int(-blocklength if last else blocklength)
+        self._postfile.write(infobytes)
+        self._postfile.write(databytes)
+        self._blockcount += 1
+        self._new_block()
+
+
+class CompactCodec(W3Codec):
+    """Whoosh's W3 codec writing posting blocks with `CompactPostingsWriter`."""
+
+    def postings_writer(self, dbfile, byteids: bool = False) -> CompactPostingsWriter:  # type: ignore[no-untyped-def]
+        """A writer for one postings file."""
+        return CompactPostingsWriter(
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=byteids,
+            compression=self._compression,
+            inlinelimit=self._inlinelimit,
+        )
