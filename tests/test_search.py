@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from whoosh import index as whoosh_index
+from whoosh.fields import ID, Schema
 
 from portal.access import CONTENT_LOADER
 from portal.documents.services import (
@@ -554,6 +556,25 @@ def test_search_cli_status_and_rebuild(app, make_document):
     rebuilt = runner.invoke(args=["search", "rebuild", "--procs", "2"])
     assert rebuilt.exit_code == 0 and "Indexed 2 documents." in rebuilt.output
     assert db.session.scalar(select(func.max(SearchChange.id))) == search_index().last_applied()
+
+
+def test_rebuilding_an_unusable_index_builds_it_once(app, make_document, tmp_path, monkeypatch):
+    make_document(title="Quoll", source="Quoll text.")
+    directory = tmp_path / "older-index"
+    directory.mkdir()
+    whoosh_index.create_in(directory, Schema(id=ID(unique=True, stored=True)))  # another schema
+    fills = []
+    fill = SearchIndex._fill
+    monkeypatch.setattr(
+        SearchIndex, "_fill", lambda self, *args, **kw: fills.append(1) or fill(self, *args, **kw)
+    )
+    index = SearchIndex(directory, lambda: Session(db.engine))
+    try:
+        assert index.rebuild(lambda items, total: items, procs=1) == 1
+        assert len(fills) == 1  # not once to open it and again to rebuild it
+        assert index.status().documents_in_index == 1
+    finally:
+        index.close()
 
 
 def test_header_has_a_search_box(client):

@@ -1,7 +1,8 @@
-"""The on-disk encoding of postings (portal/search/codec.py)."""
+"""The index on disk: postings (portal/search/codec.py) and columns read back."""
 
 from __future__ import annotations
 
+import datetime as dt
 import pickle
 from pathlib import Path
 
@@ -10,11 +11,12 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import ID, Schema
+from whoosh.writing import NO_MERGE
 
 from portal.search.codec import CompactPositions
 from portal.search.index import WRITER_ARGS
 from portal.search.postings import position_masks
-from portal.search.schema import _text, build_schema
+from portal.search.schema import body_text, build_schema, column, compact_text
 
 
 @pytest.mark.parametrize(
@@ -34,6 +36,11 @@ def test_positions_round_trip(positions: list[int]) -> None:
     assert len(value) == 1 + width * len(positions)
 
 
+def test_other_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="not a CompactPositions value"):
+        CompactPositions().decode_positions(b"\x80\x02]q\x00.")
+
+
 def test_text_fields_use_the_compact_encoding() -> None:
     schema = build_schema()
     text_fields = [name for name in schema.names() if name.startswith(("title", "body", "att"))]
@@ -43,7 +50,7 @@ def test_text_fields_use_the_compact_encoding() -> None:
 
 
 def test_blocks_are_pickled_with_the_highest_protocol(tmp_path: Path) -> None:
-    schema = Schema(id=ID(stored=True), body=_text(None))
+    schema = Schema(id=ID(stored=True), body=compact_text(None))
     ix = whoosh_index.create_in(tmp_path, schema)
     writer = ix.writer(**WRITER_ARGS)
     for number in range(300):  # more than one block of 128 postings
@@ -67,3 +74,29 @@ def test_blocks_are_pickled_with_the_highest_protocol(tmp_path: Path) -> None:
         assert len(searcher.search(phrase, limit=None)) == 300
         assert searcher.search(wq.Phrase("body", ["control", "export"])).is_empty()
         assert len(searcher.search(wq.Phrase("body", ["export", "licence"]), limit=None)) == 300
+
+
+def test_columns_are_read_from_the_right_segment(tmp_path: Path) -> None:
+    """A segment none of whose entries has a body has no `text` column: Whoosh's own
+    multi-segment reader would then read its documents' text from another segment."""
+    ix = whoosh_index.create_in(tmp_path, build_schema())
+    entries = [
+        {"id": "1", "kind": "document", "heading": "Only a title", "title": "Only a title",
+         "published": dt.datetime(2020, 1, 1)},
+        {"id": "2", "kind": "document", "heading": "Restricted", "body": "secret words",
+         "text": b"secret words", "published": dt.datetime(2024, 1, 1)},
+        {"id": "3", "kind": "document", "heading": "Public", "body": "open words",
+         "text": b"open words", "published": dt.datetime(2022, 1, 1)},
+    ]  # fmt: skip
+    for entry in entries:  # one segment each
+        writer = ix.writer(**WRITER_ARGS)
+        writer.add_document(**entry)
+        writer.commit(mergetype=NO_MERGE)
+    with ix.searcher() as searcher:
+        assert len(searcher.leaf_searchers()) == 3
+        number = {searcher.stored_fields(d)["id"]: d for d in range(3)}
+        assert body_text(searcher, number["1"]) == ""
+        assert body_text(searcher, number["2"]) == "secret words"
+        assert body_text(searcher, number["3"]) == "open words"
+        published = column(searcher, "published")
+        assert [published[number[i]].year for i in "123"] == [2020, 2024, 2022]

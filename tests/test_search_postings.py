@@ -256,7 +256,7 @@ def test_facet_counts_match_a_direct_count(searcher: Searcher) -> None:
         assert dict(counts[name]) == expected
 
 
-def test_blocks_read_without_values_hold_the_same_postings(searcher: Searcher) -> None:
+def test_blocks_read_whole_hold_the_same_postings(searcher: Searcher) -> None:
     kinds = set()
     for sub, _ in searcher.leaf_searchers():
         reader = sub.reader()

@@ -23,7 +23,10 @@ from whoosh.util.numeric import length_to_byte
 
 #: Positions below this fit two bytes each; a value's first byte says which width it uses.
 _SHORT_LIMIT = 1 << 16
+_WIDTHS = {ord("H"): 2, ord("I"): 4}
 _SWAP = sys.byteorder != "little"
+if array("H").itemsize != 2 or array("I").itemsize != 4:  # C's short and int: 16 and 32 bits
+    raise ImportError("CompactPositions needs 16- and 32-bit array typecodes H and I")
 
 
 class CompactPositions(Positions):
@@ -47,7 +50,7 @@ class CompactPositions(Positions):
 
     def decode_frequency(self, valuestring: bytes) -> int:
         """How many times the word occurs: the number of positions."""
-        return (len(valuestring) - 1) // (2 if valuestring[:1] == b"H" else 4)
+        return (len(valuestring) - 1) // _WIDTHS[valuestring[0]]
 
     def decode_weight(self, valuestring: bytes) -> float:
         """Frequency times the field's boost, as `Positions` weighs."""
@@ -60,6 +63,8 @@ class CompactPositions(Positions):
 
 def positions_of(value: bytes) -> array:
     """The positions of a `CompactPositions` value, as an array."""
+    if value[0] not in _WIDTHS:
+        raise ValueError(f"not a CompactPositions value: {value[:8]!r}")
     positions = array(chr(value[0]), value[1:])
     if _SWAP:
         positions.byteswap()

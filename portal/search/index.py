@@ -156,7 +156,9 @@ class SearchIndex:
         ix = self.index()
         return self._replace_vanished(ix) if ix.latest_generation() < 0 else ix
 
-    def _open_or_rebuild(self) -> Index:
+    def _open_or_rebuild(self, build: Callable[[Index], object] | None = None) -> Index:
+        """Open the index, or build it afresh (with `build(ix)`, else `_fill(ix)`) if it is
+        missing, unfinished, unreadable or of another schema."""
         # Several workers may start at once on a machine without an index: one builds it,
         # the others wait on this lock and then open what it built.
         self.directory.parent.mkdir(parents=True, exist_ok=True)
@@ -164,11 +166,11 @@ class SearchIndex:
         with open(lock_path, "a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
-                return self._open_or_build_locked()
+                return self._open_or_build_locked(build or self._fill)
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
-    def _open_or_build_locked(self) -> Index:
+    def _open_or_build_locked(self, build: Callable[[Index], object]) -> Index:
         try:
             ix = whoosh_index.open_dir(self.directory)
             with ix.searcher() as searcher:
@@ -183,9 +185,9 @@ class SearchIndex:
             log.warning("no search index at %s: building it from the database", self.directory)
         except Exception:
             log.exception("search index at %s is unreadable: rebuilding it", self.directory)
-        return self._build_fresh()
+        return self._build_fresh(build)
 
-    def _build_fresh(self, attempts: int = 3) -> Index:
+    def _build_fresh(self, build: Callable[[Index], object], attempts: int = 3) -> Index:
         """Build the index from the database into an emptied directory.
 
         If the directory disappears while it is being built (someone deleting it, a clean-up
@@ -196,7 +198,7 @@ class SearchIndex:
             self.directory.mkdir(parents=True, exist_ok=True)
             try:
                 ix = whoosh_index.create_in(self.directory, build_schema())
-                self._fill(ix)
+                build(ix)
                 return ix
             except FileNotFoundError:
                 if attempt == attempts:
@@ -235,8 +237,20 @@ class SearchIndex:
         return total
 
     def rebuild(self, wrap: Callable | None = None, procs: int = 1) -> int:
-        """Rebuild the whole index from the database; `wrap(iterable, total)` shows progress."""
-        return self._fill(self.index(), wrap, procs)
+        """Rebuild the whole index from the database; `wrap(iterable, total)` shows progress.
+
+        An index that cannot be used as it is (say, of an older schema) is built once,
+        this way, not first by opening it and then again.
+        """
+        counted: list[int] = []
+
+        def build(ix: Index) -> None:
+            counted.append(self._fill(ix, wrap, procs))
+
+        with self._open_lock:
+            if self._index is None:
+                self._index = self._open_or_rebuild(build)
+        return counted[0] if counted else self._fill(self._index, wrap, procs)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from portal.search.schema import (
     attachments_field,
     body_field,
     body_text,
+    column,
     title_field,
 )
 from portal.search.snippets import has_match, snippet
@@ -312,8 +313,8 @@ def find(
 
 def _newest(searcher: Searcher, docs: Collection[int], limit: int) -> list[int]:
     """The `limit` most recently published of `docs` (ties: higher number first)."""
-    column = searcher.reader().column_reader("published")
-    return heapq.nlargest(limit, docs, key=lambda doc: (column[doc], doc))
+    published = column(searcher, "published")
+    return heapq.nlargest(limit, docs, key=lambda doc: (published[doc], doc))
 
 
 def search(searcher: Searcher, user: Any, request: SearchRequest) -> SearchOutcome:

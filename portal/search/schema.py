@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from whoosh.analysis import IDAnalyzer, LanguageAnalyzer, StemmingAnalyzer
-from whoosh.columns import VarBytesColumn
+from whoosh.columns import ColumnReader, MultiColumnReader, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
@@ -83,13 +83,13 @@ def build_schema() -> Schema:
     )
     for lang in LANGUAGES:
         analyzer = StemmingAnalyzer() if lang == DEFAULT_LANGUAGE else LanguageAnalyzer(lang)
-        schema.add(title_field(lang), _text(analyzer))
-        schema.add(body_field(lang), _text(analyzer))
-        schema.add(attachments_field(lang), _text(analyzer))
+        schema.add(title_field(lang), compact_text(analyzer))
+        schema.add(body_field(lang), compact_text(analyzer))
+        schema.add(attachments_field(lang), compact_text(analyzer))
     return schema
 
 
-def _text(analyzer: Any) -> TEXT:
+def compact_text(analyzer: Any) -> TEXT:
     """A text field whose postings keep positions in the compact encoding (codec.py)."""
     field = TEXT(analyzer=analyzer)
     field.format = CompactPositions(field_boost=field.format.field_boost)
@@ -175,11 +175,26 @@ def index_fields(document: Document) -> dict[str, Any]:
 
 def body_text(searcher: Searcher, docnum: int) -> str:
     """The plain-text body of an index entry (the `text` column; "" if it has none)."""
-    column = searcher.__dict__.get("_portal_text")
-    if column is None:
-        # The searcher sees one state of the index: its column reader never goes stale.
-        column = searcher.__dict__["_portal_text"] = searcher.reader().column_reader("text")
-    return column[docnum].decode()
+    return column(searcher, "text")[docnum].decode()
+
+
+def column(searcher: Searcher, fieldname: str) -> ColumnReader:
+    """A column's values by global document number (cached on the searcher, which sees
+    one state of the index).
+
+    Whoosh's multi-segment column reader leaves out segments without the column (none of
+    their entries has a value) and then reads their documents' values from another
+    segment; here every segment has its reader, a missing column giving the default.
+    """
+    cached = searcher.__dict__.setdefault("_portal_columns", {})
+    reader = cached.get(fieldname)
+    if reader is None:
+        leaves = searcher.leaf_searchers()
+        reader = cached[fieldname] = MultiColumnReader(
+            [leaf.reader().column_reader(fieldname) for leaf, _ in leaves],
+            [offset for _, offset in leaves],
+        )
+    return reader
 
 
 def meta_fields(last_change: int) -> dict[str, Any]:
