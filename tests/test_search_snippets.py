@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 from portal.search.snippets import SNIPPET_CHARS, snippet
 
 
@@ -58,3 +61,19 @@ def test_stopping_after_the_window_changes_nothing() -> None:
         text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 120)))
         stems = {rng.choice(["licens", "export", "broker", "absent"])}
         assert str(snippet(text, stems)) == full_scan(text, stems)
+
+
+def test_the_first_match_is_found_among_repeated_and_unicode_words() -> None:
+    from whoosh.lang.porter import stem
+
+    rng = random.Random(7)
+    words = ["Licensing", "export", "ÉTAT", "straße", "İstanbul", "controls", "licences", "a"]
+    for _ in range(300):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 120)))
+        stems = {stem(w.lower()) for w in rng.sample(words, 2)}
+        html = str(snippet(text, stems))
+        expected = [w for w in text.split() if stem(w.lower()) in stems]
+        marked = re.findall(r"<mark>(.*?)</mark>", html)
+        # Every marked word matches; the first match of the text is marked first.
+        assert all(stem(m.lower()) in stems for m in marked)
+        assert (marked[:1] == expected[:1]) if expected else not marked
