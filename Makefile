@@ -41,6 +41,7 @@ bench-search: $(VENV)/.installed
 # Production serving with gunicorn (gunicorn.conf.py: WEB_WORKERS, WEB_THREADS, WEB_WORKER_CLASS,
 # WEB_TIMEOUT from the environment). Assumes a migrated database: run `flask db upgrade` first.
 serve: $(VENV)/.installed
+	$(FLASK) search prepare
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py app:app
 
 # Load benchmark against a hello-world ceiling: make bench-load DOCUMENTS=10000 DATABASE=postgresql

@@ -577,6 +577,27 @@ def test_rebuilding_an_unusable_index_builds_it_once(app, make_document, tmp_pat
         index.close()
 
 
+def test_prepare_builds_an_index_of_another_layout_with_progress_and_nothing_else(
+    app, make_document, tmp_path
+):
+    make_document(title="Quokka", source="Quokka text.")
+    runner = app.test_cli_runner()
+    assert "The search index is ready." in runner.invoke(args=["search", "prepare"]).output
+    directory = tmp_path / "older-index"
+    directory.mkdir()
+    whoosh_index.create_in(directory, Schema(id=ID(unique=True, stored=True)))  # another schema
+    app.extensions["search"].close()
+    app.extensions["search"] = SearchIndex(directory, lambda: Session(db.engine))
+    try:
+        prepared = runner.invoke(args=["search", "prepare", "--procs", "1"])
+        assert prepared.exit_code == 0, prepared.output
+        assert "Indexing documents" in prepared.output and "Indexed 1 documents." in prepared.output
+        assert search_index().status().documents_in_index == 1
+        assert "ready" in runner.invoke(args=["search", "prepare"]).output
+    finally:
+        search_index().close()
+
+
 def test_header_has_a_search_box(client):
     page = client.get("/").get_data(as_text=True)
     assert 'role="search"' in page and 'action="/search"' in page

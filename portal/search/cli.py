@@ -1,4 +1,4 @@
-"""`flask search rebuild | status | catch-up`."""
+"""`flask search rebuild | prepare | status | catch-up`."""
 
 from __future__ import annotations
 
@@ -20,13 +20,24 @@ search_cli = AppGroup("search", help="The full-text search index.")
 )
 def rebuild_command(procs: int) -> None:
     """Rebuild the index from the database, with a progress bar."""
-
-    def progress(documents: Iterable[Any], total: int) -> Iterator[Any]:
-        with click.progressbar(documents, length=total, label="Indexing documents") as bar:
-            yield from bar
-
-    count = search_index().rebuild(progress, procs=procs)
+    count = search_index().rebuild(_progress, procs=procs)
     click.echo(f"Indexed {count} documents.")
+
+
+@search_cli.command("prepare")
+@click.option(
+    "--procs", default=min(os.cpu_count() or 1, 4), show_default=True, help="Indexing processes."
+)
+def prepare_command(procs: int) -> None:
+    """Build the index (with a progress bar) if it is missing or of another layout, so that
+    no web request waits for it; `make serve` runs this first."""
+    count = search_index().prepare(_progress, procs=procs)
+    click.echo("The search index is ready." if count is None else f"Indexed {count} documents.")
+
+
+def _progress(documents: Iterable[Any], total: int) -> Iterator[Any]:
+    with click.progressbar(documents, length=total, label="Indexing documents") as bar:
+        yield from bar
 
 
 @search_cli.command("status")

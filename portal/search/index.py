@@ -236,12 +236,10 @@ class SearchIndex:
                 raise
         return total
 
-    def rebuild(self, wrap: Callable | None = None, procs: int = 1) -> int:
-        """Rebuild the whole index from the database; `wrap(iterable, total)` shows progress.
-
-        An index that cannot be used as it is (say, of an older schema) is built once,
-        this way, not first by opening it and then again.
-        """
+    def prepare(self, wrap: Callable | None = None, procs: int = 1) -> int | None:
+        """Open the index, building it first if it cannot be used as it is (missing,
+        unfinished, unreadable or of another schema); `wrap(iterable, total)` shows the
+        build's progress. The number of documents indexed if it was built, else None."""
         counted: list[int] = []
 
         def build(ix: Index) -> None:
@@ -250,7 +248,15 @@ class SearchIndex:
         with self._open_lock:
             if self._index is None:
                 self._index = self._open_or_rebuild(build)
-        return counted[0] if counted else self._fill(self._index, wrap, procs)
+        return counted[0] if counted else None
+
+    def rebuild(self, wrap: Callable | None = None, procs: int = 1) -> int:
+        """Rebuild the whole index from the database; `wrap(iterable, total)` shows progress.
+
+        An index that cannot be used as it is is built once, not on opening and again.
+        """
+        built = self.prepare(wrap, procs)
+        return built if built is not None else self._fill(self.index(), wrap, procs)
 
     # -- reading ---------------------------------------------------------------------------
 
