@@ -14,10 +14,13 @@ from portal.search import search_index
 search_cli = AppGroup("search", help="The full-text search index.")
 
 
-@search_cli.command("rebuild")
-@click.option(
+_procs = click.option(
     "--procs", default=min(os.cpu_count() or 1, 4), show_default=True, help="Indexing processes."
 )
+
+
+@search_cli.command("rebuild")
+@_procs
 def rebuild_command(procs: int) -> None:
     """Rebuild the index from the database, with a progress bar."""
     count = search_index().rebuild(_progress, procs=procs)
@@ -25,9 +28,7 @@ def rebuild_command(procs: int) -> None:
 
 
 @search_cli.command("prepare")
-@click.option(
-    "--procs", default=min(os.cpu_count() or 1, 4), show_default=True, help="Indexing processes."
-)
+@_procs
 def prepare_command(procs: int) -> None:
     """Build the index (with a progress bar) if it is missing or of another layout, so that
     no web request waits for it; `make serve` runs this first."""

@@ -33,7 +33,8 @@ class CompactPositions(Positions):
     """Positions as a typecode byte (``H`` or ``I``) and little-endian unsigned integers.
 
     Same features as Whoosh's `Positions` (frequency, weight, positions, position boosts
-    of 1); only the encoding of a posting's value differs.
+    of 1); only the encoding of a posting's value differs (weights and position boosts are
+    `Positions`' own, computed from the two methods below).
     """
 
     def encode(self, poslist: Sequence[int]) -> bytes:
@@ -51,14 +52,6 @@ class CompactPositions(Positions):
     def decode_frequency(self, valuestring: bytes) -> int:
         """How many times the word occurs: the number of positions."""
         return (len(valuestring) - 1) // _WIDTHS[valuestring[0]]
-
-    def decode_weight(self, valuestring: bytes) -> float:
-        """Frequency times the field's boost, as `Positions` weighs."""
-        return self.decode_frequency(valuestring) * self.field_boost
-
-    def decode_position_boosts(self, valuestring: bytes) -> list[tuple[int, int]]:
-        """(position, 1) for each position, as `Positions` gives them."""
-        return [(position, 1) for position in self.decode_positions(valuestring)]
 
 
 def positions_of(value: bytes) -> array:

@@ -138,9 +138,8 @@ class SearchIndex:
     def index(self) -> Index:
         """The open index, created or rebuilt from the database if missing or unreadable."""
         if self._index is None:
-            with self._open_lock:
-                if self._index is None:
-                    self._index = self._open_or_rebuild()
+            self.prepare()
+        assert self._index is not None
         return self._index
 
     def _replace_vanished(self, ix: Index) -> Index:
