@@ -448,6 +448,37 @@ def test_facet_links_narrow_and_sorting_and_pages(client, make_document):
     assert results(client, "otter", page="99999999999999999999")[0] == 23
 
 
+@pytest.mark.parametrize(
+    ("text", "sort", "narrow"),
+    [
+        ("otter", "relevance", {}),
+        ('"due diligence" & café/ü +x?=1', "date", {"state": "fr", "year": "2024"}),
+        ("", "relevance", {"commitments": "2"}),
+    ],
+)
+def test_facet_links_are_what_url_for_writes(app, text, sort, narrow):
+    from flask import url_for
+
+    from portal.search.query import SearchOutcome, SearchRequest
+    from portal.search.views import narrowing_links
+
+    asked = SearchRequest(text=text, sort=sort, narrow=dict(narrow))
+    facets = {"state": [("de", 3), ("fr", 1)], "type": [("review", 2)], "year": [("2024", 4)]}
+    with app.test_request_context("/search"):
+        links = narrowing_links(asked, SearchOutcome(facets=facets))
+        for name, values in facets.items():
+            assert [(value, count) for value, count, _ in links[name]] == values
+            assert [url for *_, url in links[name]] == [
+                url_for(
+                    "search.page",
+                    q=text or None,
+                    sort=sort if sort != "relevance" else None,
+                    **dict(narrow, **{name: value}),
+                )
+                for value, _ in values
+            ]
+
+
 def test_bodies_are_read_from_a_column_not_the_stored_fields(app, client, make_document):
     make_document(title="Tapir note", source="The tapir *walks* at night.")
     searcher = search_index().searcher()

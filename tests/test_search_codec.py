@@ -15,7 +15,7 @@ from whoosh.writing import NO_MERGE
 
 from portal.search.codec import CompactPositions
 from portal.search.index import WRITER_ARGS
-from portal.search.postings import position_masks
+from portal.search.postings import _read_postings, position_masks
 from portal.search.schema import body_text, build_schema, column, compact_text
 
 
@@ -36,9 +36,27 @@ def test_positions_round_trip(positions: list[int]) -> None:
     assert len(value) == 1 + width * len(positions)
 
 
+def test_masks_of_values_of_every_shape() -> None:
+    fmt = CompactPositions()
+    lists = [[4], [0, 1], [9, 700, 1100], list(range(0, 400, 4)), [65535]]
+    values = [fmt.encode(positions) for positions in lists]
+    masks = [sum(1 << p for p in positions) for positions in lists]
+    assert position_masks(fmt)(values) == masks
+    # A four-byte value among them: every value is read the general way, same masks.
+    wide = [*lists, [3, 70000]]
+    assert position_masks(fmt)([fmt.encode(p) for p in wide]) == [
+        sum(1 << p for p in positions) for positions in wide
+    ]
+    assert position_masks(fmt)([]) == []
+
+
 def test_other_values_are_refused() -> None:
     with pytest.raises(ValueError, match="not a CompactPositions value"):
         CompactPositions().decode_positions(b"\x80\x02]q\x00.")
+    masks = position_masks(CompactPositions())
+    for values in ([b"\x80\x02]q\x00."], [b"H\x01\x00", b"H\x01\x00\x02"]):
+        with pytest.raises(ValueError):
+            masks(values)
 
 
 def test_text_fields_use_the_compact_encoding() -> None:
@@ -53,7 +71,8 @@ def test_blocks_are_pickled_with_the_highest_protocol(tmp_path: Path) -> None:
     schema = Schema(id=ID(stored=True), body=compact_text(None))
     ix = whoosh_index.create_in(tmp_path, schema)
     writer = ix.writer(**WRITER_ARGS)
-    for number in range(300):  # more than one block of 128 postings
+    count = 2 * WRITER_ARGS["codec"]._blocklimit + 50  # three blocks of postings
+    for number in range(count):
         writer.add_document(id=str(number), body=f"export control n{number} export licence")
     writer.commit()
     with ix.searcher() as searcher:
@@ -69,11 +88,15 @@ def test_blocks_are_pickled_with_the_highest_protocol(tmp_path: Path) -> None:
             blocks += 1
             matcher._next_block()
         assert blocks == 3
+        # Read whole, block after block, as postings.py reads them.
+        ids, weights, values = _read_postings(reader.postings("body", "export"), True)
+        assert ids == list(range(count)) and weights == [2.0] * count
+        assert values is not None and position_masks(schema["body"].format)(values) == [9] * count
         # Whoosh's own phrase matching reads the compact positions.
         phrase = wq.Phrase("body", ["export", "control"])
-        assert len(searcher.search(phrase, limit=None)) == 300
+        assert len(searcher.search(phrase, limit=None)) == count
         assert searcher.search(wq.Phrase("body", ["control", "export"])).is_empty()
-        assert len(searcher.search(wq.Phrase("body", ["export", "licence"]), limit=None)) == 300
+        assert len(searcher.search(wq.Phrase("body", ["export", "licence"]), limit=None)) == count
 
 
 def test_columns_are_read_from_the_right_segment(tmp_path: Path) -> None:

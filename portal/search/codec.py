@@ -11,10 +11,12 @@ schema check rebuilds an index whose text fields still use `Positions`.
 
 from __future__ import annotations
 
+import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from pickle import HIGHEST_PROTOCOL, dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter
@@ -24,6 +26,8 @@ from whoosh.util.numeric import length_to_byte
 #: Positions below this fit two bytes each; a value's first byte says which width it uses.
 _SHORT_LIMIT = 1 << 16
 _WIDTHS = {ord("H"): 2, ord("I"): 4}
+_SHORT = b"H"
+_BIT = (1).__lshift__
 _SWAP = sys.byteorder != "little"
 if array("H").itemsize != 2 or array("I").itemsize != 4:  # C's short and int: 16 and 32 bits
     raise ImportError("CompactPositions needs 16- and 32-bit array typecodes H and I")
@@ -62,6 +66,31 @@ def positions_of(value: bytes) -> array:
     if _SWAP:
         positions.byteswap()
     return positions
+
+
+def position_masks(values: Sequence[bytes]) -> list[int]:
+    """Each value's positions as the bits of an integer (bit p set for position p)."""
+    if bytes(map(itemgetter(0), values)).strip(_SHORT):  # four-byte (or foreign) values
+        return [sum(map(_BIT, positions_of(value))) for value in values]
+    unpack = _UNPACKERS  # one step per value; one or two positions (most values) read inline
+    return [
+        1 << (value[1] | value[2] << 8)
+        if (length := len(value)) == 3
+        else 1 << (value[1] | value[2] << 8) | 1 << (value[3] | value[4] << 8)
+        if length == 5
+        else sum(map(_BIT, unpack[length](value)))
+        for value in values
+    ]
+
+
+class _Unpackers(dict[int, Callable[[bytes], Sequence[int]]]):
+    """Value length -> reader of its two-byte positions (struct's for up to 64)."""
+
+    def __missing__(self, length: int) -> Callable[[bytes], Sequence[int]]:
+        return positions_of  # raises ValueError for a length that is not 1 + 2n
+
+
+_UNPACKERS = _Unpackers({1 + 2 * n: struct.Struct(f"<x{n}H").unpack for n in range(1, 65)})
 
 
 class CompactPostingsWriter(W3PostingsWriter):

@@ -42,9 +42,14 @@ log = logging.getLogger("portal.search")
 BATCH = 500
 # compound=False keeps segments as separate files that searchers memory-map: opening
 # one is then ~0.3 ms instead of copying the whole segment into memory. Posting blocks are
-# not zlib-compressed (decompressing them was a fifth of a search's time) and are pickled
-# with the highest protocol (codec.py).
-WRITER_ARGS = {"compound": False, "limitmb": 128, "codec": CompactCodec(compression=0)}
+# not zlib-compressed (decompressing them was a fifth of a search's time), are pickled with
+# the highest protocol (codec.py) and hold 1,024 postings, not 128: postings.py reads a
+# term's postings whole, and each block costs a seek and two unpicklings.
+WRITER_ARGS = {
+    "compound": False,
+    "limitmb": 128,
+    "codec": CompactCodec(blocklimit=1024, compression=0),
+}
 #: Segments with fewer documents than this are "small" (see merge_small_segments).
 SMALL_SEGMENT = 100
 

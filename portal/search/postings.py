@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator
-from itertools import accumulate, chain
+from itertools import accumulate, chain, compress, filterfalse, repeat
 from math import log
+from operator import add, and_, rshift
 from typing import Any
 
 from whoosh import query as wq
@@ -31,7 +32,8 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from portal.search.codec import CompactPositions, positions_of
+from portal.search.codec import CompactPositions
+from portal.search.codec import position_masks as compact_masks
 
 #: Memory for postings per searcher, in bytes (estimated); least recently used terms go.
 MAX_CACHED_BYTES = 64 * 2**20
@@ -72,33 +74,26 @@ class Postings:
         #: Roughly what the term takes in memory, in bytes.
         self.size = len(weights) * (POSTING_BYTES + (POSITIONS_BYTES if values is not None else 0))
 
-    def score(self, doc: int) -> float:
-        """Whoosh's BM25FScorer score of a document holding the term."""
-        if self._scores is not None:
-            return self._scores[doc]
-        weight = self.docs[doc]
+    def _scored(self, docs: Iterable[int], weights: Iterable[float]) -> list[float]:
+        """Whoosh's BM25FScorer score of each document (holding the term) and its weight."""
         if self._bm25f is None:
-            return weight
+            return list(weights)
         idf, k1, norms, lengths = self._bm25f
-        return idf * ((weight * (k1 + 1)) / (weight + norms[lengths[doc]]))
+        return [
+            idf * ((weight * (k1 + 1)) / (weight + norms[lengths[doc]]))
+            for doc, weight in zip(docs, weights, strict=True)
+        ]
 
     def scores(self, within: Within = None) -> Scores:
         """Scores of the documents holding the term (only those in `within`, if given)."""
         docs = self.docs
-        if within is not None and self._scores is None and 4 * len(within) < len(docs):
-            score = self.score
-            return {doc: score(doc) for doc in within if doc in docs}
+        if within is not None and self._scores is None and 2 * len(within) < len(docs):
+            held = [doc for doc in within if doc in docs]  # a few of many: score those only
+            return dict(zip(held, self._scored(held, map(docs.__getitem__, held)), strict=True))
         if self._scores is None:
             weights = self._weights
             assert weights is not None
-            if self._bm25f is None:
-                self._scores = weights
-            else:
-                idf, k1, norms, lengths = self._bm25f
-                self._scores = {
-                    doc: idf * ((weight * (k1 + 1)) / (weight + norms[lengths[doc]]))
-                    for doc, weight in weights.items()
-                }
+            self._scores = dict(zip(weights, self._scored(weights, weights.values()), strict=True))
             # The weights are no longer needed: keep one dictionary, not two.
             self.docs, self._weights = self._scores, None
         found = self._scores
@@ -108,6 +103,12 @@ class Postings:
             return {doc: found[doc] for doc in within if doc in found}
         return {doc: score for doc, score in found.items() if doc in within}
 
+    def scores_of(self, docs: list[int]) -> list[float]:
+        """The scores of `docs`, in order (each must hold the term)."""
+        if self._scores is not None:
+            return list(map(self._scores.__getitem__, docs))
+        return self._scored(docs, map(self.docs.__getitem__, docs))
+
     def masks(self, docs: Iterable[int], mask_all: MaskAll) -> dict[int, int]:
         """Document -> its positions as the bits of an integer, made for `docs` as needed.
 
@@ -115,9 +116,10 @@ class Postings:
         """
         masks, values = self._masks, self.values
         assert values is not None
-        missing = [doc for doc in docs if doc not in masks]
+        missing = list(filterfalse(masks.__contains__, docs)) if masks else list(docs)
         if missing:
-            masks.update(zip(missing, mask_all([values[d] for d in missing]), strict=True))
+            found = mask_all(list(map(values.__getitem__, missing)))
+            masks.update(zip(missing, found, strict=True))
         return masks
 
 
@@ -218,17 +220,16 @@ class PostingsCache:
                 matcher = reader.postings(fieldname, term)
             ids, segment_weights, raw = _read_postings(matcher, positions)
             gone = deleted[index]
-            if gone and not gone.isdisjoint(ids):
-                kept = [d not in gone for d in ids]
-                ids = [d for d, keep in zip(ids, kept, strict=True) if keep]
-                segment_weights = [w for w, keep in zip(segment_weights, kept, strict=True) if keep]
-                if raw is not None:
-                    raw = [v for v, keep in zip(raw, kept, strict=True) if keep]
+            dropped = gone.intersection(ids) if gone else ()
             if offset:
                 ids = list(map(offset.__add__, ids))
             weights.update(zip(ids, segment_weights, strict=True))
             if values is not None and raw is not None:
                 values.update(zip(ids, raw, strict=True))
+            for doc in dropped:  # deleted documents are few: dropped after the fact
+                del weights[offset + doc]
+                if values is not None:
+                    del values[offset + doc]
         bm25f = None
         if self.schema[fieldname].scorable and type(self.weighting) is BM25F:
             # WeightingModel.idf, from the same counts (deleted documents included).
@@ -410,37 +411,38 @@ class PostingsCache:
         if query.slop == 1:
             # Word k of the phrase at position s + k: with each word's positions as the
             # bits of an integer, shift and intersect, word by word over the survivors.
+            # (Bits and documents are lists kept in step by map and compress.)
             mask_all = position_masks(fmt)
-            bits: dict[int, int] = {}
-            for offset, p in enumerate(postings):
-                masks = p.masks(bits if offset else candidates, mask_all)
-                if offset:
-                    bits = {d: kept for d, b in bits.items() if (kept := b & (masks[d] >> offset))}
-                else:
-                    bits = {d: masks[d] for d in candidates}
-                if not bits:
+            docs = list(candidates)
+            bits = list(map(postings[0].masks(docs, mask_all).__getitem__, docs))
+            for offset, p in enumerate(postings[1:], 1):
+                if not docs:
                     break
-            matched = set(bits)
+                masks = p.masks(docs, mask_all).__getitem__
+                shifted = map(rshift, map(masks, docs), repeat(offset))
+                bits = list(map(and_, bits, shifted))
+                docs, bits = list(compress(docs, bits)), list(compress(bits, bits))
         else:
-            matched = {
+            docs = [
                 doc
                 for doc in candidates
                 if _in_sequence(
                     [fmt.decode_positions(p.values[doc]) for p in postings],  # type: ignore[index]
                     query.slop,
                 )
-            }
-        scores = [p.scores(matched) for p in postings]
+            ]
+        scores = [p.scores_of(docs) for p in postings]
         # Summed in the order of Whoosh's binary tree of IntersectionMatchers.
-        if len(scores) == 2:
-            a, b = scores
-            found = {doc: a[doc] + b[doc] for doc in matched}
+        if len(scores) == 1:
+            sums: Iterable[float] = scores[0]
+        elif len(scores) == 2:
+            sums = map(add, *scores)
         elif len(scores) == 3:
             a, b, c = scores
-            found = {doc: a[doc] + (b[doc] + c[doc]) for doc in matched}
+            sums = map(add, a, map(add, b, c))
         else:
-            found = {doc: _tree_sum([s[doc] for s in scores]) for doc in matched}
-        return _boosted(found, query.boost)
+            sums = map(_tree_sum, map(list, zip(*scores, strict=True)))
+        return _boosted(dict(zip(docs, sums, strict=True)), query.boost)
 
 
 class _AnyOf(Collection[int]):
@@ -507,7 +509,7 @@ def _read_postings(matcher: Any, values: bool) -> tuple[list[int], list[float], 
 def position_masks(fmt: Format) -> MaskAll:
     """How to turn a field's raw posting values into masks (bit p set for position p)."""
     if type(fmt) is CompactPositions:
-        return _compact_masks
+        return compact_masks
     return lambda values: map(_mask, map(fmt.decode_positions, values))
 
 
@@ -516,17 +518,6 @@ def _mask(positions: Iterable[int]) -> int:
     for position in positions:
         mask |= 1 << position
     return mask
-
-
-def _compact_masks(values: list[bytes]) -> list[int]:
-    """Masks of `CompactPositions` values; one position (most postings) read directly."""
-    masks = []
-    for value in values:
-        if len(value) == 3:  # b"H" and one little-endian position
-            masks.append(1 << (value[1] | value[2] << 8))
-        else:
-            masks.append(_mask(positions_of(value)))
-    return masks
 
 
 def _in_sequence(lists: list[list[int]], slop: int) -> bool:

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from itertools import chain, repeat
+from operator import neg
 from typing import Any
 
 from flask_babel import gettext as _
@@ -307,8 +308,9 @@ def find(
         return matched, [hit.docnum for hit in results]
     if by_date:
         return found.keys(), _newest(searcher, found, limit)
-    best = heapq.nlargest(limit, found.items(), key=lambda item: (item[1], -item[0]))
-    return found.keys(), [doc for doc, _ in best]
+    # (score, -doc) pairs, largest first: higher score, then lower document number.
+    best = heapq.nlargest(limit, zip(found.values(), map(neg, found), strict=True))
+    return found.keys(), [-negated for _, negated in best]
 
 
 def _newest(searcher: Searcher, docs: Collection[int], limit: int) -> list[int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from urllib.parse import urlencode
+
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -28,11 +30,44 @@ def page() -> ResponseReturnValue:
         outcome, status = SearchOutcome(problem=UNAVAILABLE), 503
     labels = {
         "type": {t.value: t.label for t in DocumentType},
-        "state": {s.code.lower(): s.name for s in db.session.scalars(select(State))},
+        "state": {code.lower(): name for code, name in db.session.execute(_STATE_NAMES)},
         "commitments": {
-            str(c.number): f"{c.number}. {c.title}" for c in db.session.scalars(select(Commitment))
+            str(number): f"{number}. {title}" for number, title in db.session.execute(_COMMITMENTS)
         },
     }
     return render_template(
-        "search/page.html", search=search_request, outcome=outcome, labels=labels
+        "search/page.html",
+        search=search_request,
+        outcome=outcome,
+        labels=labels,
+        narrowing=narrowing_links(search_request, outcome),
     ), status
+
+
+_STATE_NAMES = select(State.code, State.name)
+_COMMITMENTS = select(Commitment.number, Commitment.title)
+#: What Werkzeug leaves unquoted in query strings (so links read as url_for writes them).
+_QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def narrowing_links(
+    asked: SearchRequest, outcome: SearchOutcome
+) -> dict[str, list[tuple[str, int, str]]]:
+    """Each facet's values with their counts and the links narrowing the search to them.
+
+    The links are what url_for('search.page', q=..., sort=..., **narrowed) writes, with
+    the route built once instead of once per value (a page offers dozens).
+    """
+    route = url_for("search.page")
+    kept = {"q": asked.text or None, "sort": asked.sort if asked.sort != "relevance" else None}
+    return {
+        name: [
+            (value, count, f"{route}?{_query({**kept, **asked.narrow, name: value})}")
+            for value, count in values
+        ]
+        for name, values in outcome.facets.items()
+    }
+
+
+def _query(arguments: dict[str, str | None]) -> str:
+    return urlencode([(k, v) for k, v in arguments.items() if v is not None], safe=_QUERY_SAFE)
