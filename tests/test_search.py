@@ -453,6 +453,7 @@ def test_facet_links_narrow_and_sorting_and_pages(client, make_document):
     [
         ("otter", "relevance", {}),
         ('"due diligence" & café/ü +x?=1', "date", {"state": "fr", "year": "2024"}),
+        ("O'Brien (UK) @gov; ~50% #2 $3 !", "relevance", {"type": "review"}),
         ("", "relevance", {"commitments": "2"}),
     ],
 )

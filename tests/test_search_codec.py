@@ -48,6 +48,8 @@ def test_masks_of_values_of_every_shape() -> None:
         sum(1 << p for p in positions) for positions in wide
     ]
     assert position_masks(fmt)([]) == []
+    # Bits are or-ed: a position written twice is still one bit.
+    assert position_masks(fmt)([fmt.encode([3, 3, 3]), fmt.encode([2, 5, 5])]) == [8, 36]
 
 
 def test_other_values_are_refused() -> None:

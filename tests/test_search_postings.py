@@ -14,6 +14,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import NO_MERGE
 
 from portal.search import postings
+from portal.search.codec import CompactCodec
 from portal.search.index import WRITER_ARGS
 from portal.search.postings import cache_for, doc_set, scored
 from portal.search.query import (
@@ -73,14 +74,16 @@ def _document(number: int, rng: random.Random) -> dict:
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    """An index of several segments (blocks of postings and inlined ones), with deletions,
-    written as the portal writes (codec.py)."""
+    """An index of several segments (several blocks of postings, and inlined ones), with
+    deletions, written as the portal writes (codec.py) but with blocks of 64 postings, so
+    that a common word's postings span several blocks as they do in a large index."""
     directory: Path = tmp_path_factory.mktemp("postings-index")
     ix = whoosh_index.create_in(directory, build_schema())
     rng = random.Random(3)
     number = 0
+    small_blocks = {**WRITER_ARGS, "codec": CompactCodec(blocklimit=64, compression=0)}
     for size in (300, 120, 3, 1):
-        writer = ix.writer(**WRITER_ARGS)
+        writer = ix.writer(**small_blocks)
         for _ in range(size):
             writer.add_document(**_document(number, rng))
             number += 1
@@ -182,7 +185,7 @@ def test_scores_are_whooshs_bm25f(searcher: Searcher, text: str) -> None:
     found = scored(searcher, query, set(range(searcher.doc_count_all())))
     assert found is not None and found.keys() == expected_docs(searcher, query)
     for doc, score in found.items():
-        assert score == pytest.approx(expected[doc], rel=1e-12)
+        assert score == expected[doc]  # the same floating-point steps, so the same floats
 
 
 def test_deleted_documents_never_match(searcher: Searcher) -> None:
@@ -301,6 +304,9 @@ def test_blocks_read_whole_hold_the_same_postings(searcher: Searcher) -> None:
                 assert masks == [sum(1 << p for p in fmt.decode_positions(v)) for v in values]
                 assert all(masks)
     assert "W3LeafMatcher" in kinds
+    # "export" spans several blocks of 64 postings in the first segment, which has deletions.
+    first = searcher.leaf_searchers()[0][0].reader()
+    assert first.doc_frequency("body", "export") > 2 * 64 and first.has_deletions()
 
 
 def test_other_matchers_are_read_posting_by_posting() -> None:

@@ -16,7 +16,8 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Sequence
-from operator import itemgetter
+from functools import reduce
+from operator import itemgetter, or_
 from pickle import HIGHEST_PROTOCOL, dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter
@@ -71,14 +72,18 @@ def positions_of(value: bytes) -> array:
 def position_masks(values: Sequence[bytes]) -> list[int]:
     """Each value's positions as the bits of an integer (bit p set for position p)."""
     if bytes(map(itemgetter(0), values)).strip(_SHORT):  # four-byte (or foreign) values
-        return [sum(map(_BIT, positions_of(value))) for value in values]
-    unpack = _UNPACKERS  # one step per value; one or two positions (most values) read inline
+        return [reduce(or_, map(_BIT, positions_of(value)), 0) for value in values]
+    unpack = _UNPACKERS  # one step per value; up to three positions (most values) read inline
     return [
         1 << (value[1] | value[2] << 8)
         if (length := len(value)) == 3
         else 1 << (value[1] | value[2] << 8) | 1 << (value[3] | value[4] << 8)
         if length == 5
-        else sum(map(_BIT, unpack[length](value)))
+        else 1 << (value[1] | value[2] << 8)
+        | 1 << (value[3] | value[4] << 8)
+        | 1 << (value[5] | value[6] << 8)
+        if length == 7
+        else reduce(or_, map(_BIT, unpack[length](value)), 0)
         for value in values
     ]
 
