@@ -15,7 +15,7 @@ import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from operator import itemgetter, or_
 from pickle import HIGHEST_PROTOCOL, dumps
@@ -69,10 +69,15 @@ def positions_of(value: bytes) -> array:
     return positions
 
 
-def position_masks(values: Sequence[bytes]) -> list[int]:
-    """Each value's positions as the bits of an integer (bit p set for position p)."""
+def mask_of(positions: Iterable[int]) -> int:
+    """Positions as the bits of an integer (bit p set for position p)."""
+    return reduce(or_, map(_BIT, positions), 0)
+
+
+def compact_masks(values: Sequence[bytes]) -> list[int]:
+    """`mask_of` the positions of each `CompactPositions` value."""
     if bytes(map(itemgetter(0), values)).strip(_SHORT):  # four-byte (or foreign) values
-        return [reduce(or_, map(_BIT, positions_of(value)), 0) for value in values]
+        return [mask_of(positions_of(value)) for value in values]
     unpack = _UNPACKERS  # one step per value; up to three positions (most values) read inline
     return [
         1 << (value[1] | value[2] << 8)
@@ -83,7 +88,7 @@ def position_masks(values: Sequence[bytes]) -> list[int]:
         | 1 << (value[3] | value[4] << 8)
         | 1 << (value[5] | value[6] << 8)
         if length == 7
-        else reduce(or_, map(_BIT, unpack[length](value)), 0)
+        else mask_of(unpack[length](value))
         for value in values
     ]
 

@@ -32,8 +32,7 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from portal.search.codec import CompactPositions
-from portal.search.codec import position_masks as compact_masks
+from portal.search.codec import CompactPositions, compact_masks, mask_of
 
 #: Memory for postings per searcher, in bytes (estimated); least recently used terms go.
 MAX_CACHED_BYTES = 64 * 2**20
@@ -510,14 +509,7 @@ def position_masks(fmt: Format) -> MaskAll:
     """How to turn a field's raw posting values into masks (bit p set for position p)."""
     if type(fmt) is CompactPositions:
         return compact_masks
-    return lambda values: map(_mask, map(fmt.decode_positions, values))
-
-
-def _mask(positions: Iterable[int]) -> int:
-    mask = 0
-    for position in positions:
-        mask |= 1 << position
-    return mask
+    return lambda values: map(mask_of, map(fmt.decode_positions, values))
 
 
 def _in_sequence(lists: list[list[int]], slop: int) -> bool:

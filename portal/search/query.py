@@ -87,6 +87,11 @@ class SearchRequest:
         return request
 
     @property
+    def sort_argument(self) -> str | None:
+        """`sort` as links carry it: relevance, the default, is left out."""
+        return None if self.sort == "relevance" else self.sort
+
+    @property
     def is_empty(self) -> bool:
         """Nothing to search for yet."""
         return not self.text and not self.narrow

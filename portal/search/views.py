@@ -59,7 +59,7 @@ def narrowing_links(
     the route built once instead of once per value (a page offers dozens).
     """
     route = url_for("search.page")
-    kept = {"q": asked.text or None, "sort": asked.sort if asked.sort != "relevance" else None}
+    kept = {"q": asked.text or None, "sort": asked.sort_argument}
     return {
         name: [
             (value, count, f"{route}?{_query({**kept, **asked.narrow, name: value})}")
