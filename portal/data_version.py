@@ -8,9 +8,11 @@ cache entry made at one version is stale at any other.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, Row, Select, create_engine, event, select
 from sqlalchemy.exc import DBAPIError
 
 from portal.audit import HEAD_ID
@@ -23,7 +25,21 @@ _lock = threading.Lock()
 
 
 def data_version() -> int:
-    """The audit trail's length: one primary-key read, on every kept page served.
+    """The audit trail's length: one primary-key read, on every kept page served."""
+    row = read_now(_LENGTH)
+    return (row[0] if row is not None else 0) or 0
+
+
+def with_data_version(statement: Select[Any]) -> Select[Any]:
+    """`statement` with the data version as its last column, for `read_now`: a request that
+    needs a row of its own and the version pays one round trip for both, from one snapshot."""
+    return statement.add_columns(_LENGTH.scalar_subquery())
+
+
+def read_now(
+    statement: Select[Any], parameters: Mapping[str, Any] | None = None
+) -> Row[Any] | None:
+    """The first row of `statement`, read outside the request's transaction.
 
     The read runs on an engine of its own in autocommit mode, without the liveness ping
     the app's engine makes on every checkout: no BEGIN, no ROLLBACK, no ping (on
@@ -35,7 +51,7 @@ def data_version() -> int:
     for attempt in (1, 2):
         try:
             with engine.connect() as connection:
-                return connection.execute(_LENGTH).scalar() or 0
+                return connection.execute(statement, parameters).first()
         except DBAPIError as error:
             if attempt == 2 or not error.connection_invalidated:
                 raise
@@ -43,7 +59,7 @@ def data_version() -> int:
 
 
 def _version_engine() -> Engine:
-    """The app's engine for the version read: the app's database, autocommit, no ping.
+    """The engine for `read_now`: the app's database, autocommit, no ping.
 
     Disposed with the app's engine. A memory database exists only on the app's engine's
     connection, so there the app's engine is used.

@@ -33,26 +33,25 @@ babel = Babel()
 bp = Blueprint("i18n", __name__)
 
 
-def chosen_locale() -> str | None:
-    """The language someone chose explicitly (account setting or cookie), if any."""
-    # While the database is unreachable, asking who is signed in would fail (portal/errors.py).
-    if request.environ.get("portal.database_unavailable"):
-        user_choice = None
-    else:
-        user_choice = getattr(current_user, "locale", None) if current_user else None
-    if user_choice in LANGUAGES:
-        return str(user_choice)
-    cookie = request.cookies.get(LOCALE_COOKIE)
-    return cookie if cookie in LANGUAGES else None
-
-
 def select_locale() -> str:
-    """The user's choice, then the browser's preference, then English (CLI, no request)."""
+    """Flask-Babel's locale selector: see `locale_for` (English outside a request)."""
     if not has_request_context():
         return DEFAULT_LOCALE
-    return chosen_locale() or request.accept_languages.best_match(
-        list(LANGUAGES), default=DEFAULT_LOCALE
-    )
+    # While the database is unreachable, asking who is signed in would fail (portal/errors.py).
+    if request.environ.get("portal.database_unavailable"):
+        return locale_for(None)
+    return locale_for(getattr(current_user, "locale", None) if current_user else None)
+
+
+def locale_for(account_choice: str | None) -> str:
+    """The signed-in account's choice, then the language cookie, then the browser's
+    preference, then English."""
+    if account_choice in LANGUAGES:
+        return str(account_choice)
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    if cookie in LANGUAGES:
+        return str(cookie)
+    return str(request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LOCALE))
 
 
 def _back_to(path: str | None) -> str:

@@ -2,16 +2,20 @@
 
 A signed-in page carries what belongs to its reader (their name, CSRF tokens bound to their
 session, the actions they may take), so it is never shared: it is kept under the key of the
-server-side session that rendered it, for one version of the data and at most
+server-side session and CSRF token that rendered it, for one version of the data and at most
 VISITOR_PAGE_SECONDS, like the visitors' pages. Every change through the services (a new
 role, an approval, a revoked account, an edit, a comment) appends an audit event and so
 makes every kept page stale at once; a change of password, role or two factors also ends the
 session itself.
 
-A kept page is served only after the user loader and the idle-session check have accepted
-the session (the hooks registered before this one), never while a flash message waits, and
-never to an API client. Reading the same page again then costs those two checks and one
-read of the data version instead of a render.
+A kept page is served without loading the account: one read, from one snapshot, checks that
+the session the cookie names is still signed in (the user loader's own conditions,
+`sessions.SIGNED_IN`) and gives the account's language and the data version. It is served
+only while the session's idle clock needs no update, never while a flash message waits, and
+never to an API client; anything else takes the normal path, which loads the account.
+Flask-Login's session protection is not asked on this path: for the portal's sessions, which
+are permanent, it never refuses one (it marks it "not fresh" when the browser's address or
+agent changed, and no page of the portal asks for a fresh sign-in).
 """
 
 from __future__ import annotations
@@ -21,45 +25,60 @@ import time
 from flask import Flask, Response, current_app, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy import select
 
-from portal.auth.sessions import SESSION_KEY
+from portal.auth.sessions import SIGNED_IN, Idle, idle_state, session_claim
 from portal.auth.tokens import token_hash
-from portal.data_version import data_version
+from portal.data_version import read_now, with_data_version
 from portal.extensions import db
+from portal.i18n import locale_for
+from portal.models import User, UserSession
 from portal.visitor_pages import KEPT_ENDPOINTS, KeptPage, KeptPages, keepable, page_key
 
 _MARK = "portal.reader_page"
 _SERVED = "portal.reader_page_served"
+#: The signed-in account's language and the data version; no row if not signed in.
+_READER = with_data_version(
+    select(User.locale).join(UserSession, UserSession.user_id == User.id).where(*SIGNED_IN)
+)
 
 
-def _page_key() -> str | None:
-    """This session's key for the page asked for, or None if it may not be kept."""
-    raw = session.get(SESSION_KEY)
+def _kept_page_key() -> tuple[str, int] | None:
+    """This session's key for the page asked for, and the data version; None if the page
+    may not be kept or the cookie names no signed-in session."""
+    claim = session_claim()
     if (
-        not isinstance(raw, str)
+        claim is None
         or request.method not in ("GET", "HEAD")
         or request.endpoint not in KEPT_ENDPOINTS
         or "Authorization" in request.headers
         or session.get("_flashes")
-        or not current_user.is_authenticated
+        or idle_state(int(time.time())) is not Idle.ACTIVE
     ):
         return None
-    return f"{token_hash(raw)} {page_key()}"
+    row = read_now(_READER, claim.parameters)
+    if row is None:
+        return None
+    locale, version = row
+    csrf = token_hash(str(session.get(current_app.config["WTF_CSRF_FIELD_NAME"], "")))
+    return f"{claim.token_hash} {csrf} {page_key(locale_for(locale))}", version
 
 
 def _serve_kept_page() -> ResponseReturnValue | None:
-    key = _page_key()
-    if key is None:
+    marked = _kept_page_key()
+    if marked is None:
         return None
-    version = data_version()
-    request.environ[_MARK] = (key, version)
+    request.environ[_MARK] = marked
+    key, version = marked
     page = current_app.extensions["reader_pages"].get(
         key, version, current_app.config.get("VISITOR_PAGE_SECONDS", 30)
     )
     if page is None:
-        # The account was loaded before the version was read: read it again, so that the
-        # page kept under this version is never drawn from an older account.
-        db.session.refresh(current_user._get_current_object())
+        # The page is rendered now and kept under this version: read the account again in
+        # case it was loaded before the version was read (by the idle-session check).
+        user = current_user._get_current_object()
+        if user.is_authenticated:
+            db.session.refresh(user)
         return None
     request.environ[_SERVED] = True
     return Response(page.body, mimetype=page.mimetype)

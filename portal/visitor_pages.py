@@ -102,10 +102,10 @@ def _is_visitor_request(app: Flask) -> bool:
     )
 
 
-def page_key() -> str:
-    """Pages differ by host, path and query, and by interface language (cookie or
-    Accept-Language). Cheaper than `request.url`, which re-encodes the whole URL."""
-    return f"{get_locale()} {request.host}{request.full_path}"
+def page_key(locale: str | None = None) -> str:
+    """Pages differ by host, path and query, and by interface language (`locale`, or the
+    request's). Cheaper than `request.url`, which re-encodes the whole URL."""
+    return f"{locale or get_locale()} {request.host}{request.full_path}"
 
 
 def _serve_kept_page() -> ResponseReturnValue | None:

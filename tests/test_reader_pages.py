@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
 from portal import reader_pages
-from portal.extensions import db
+from portal.extensions import db, login_manager
 from portal.models import AuditChainHead, Document, Role, User, UserSession, Visibility
 from tests.conftest import edit_document, sign_in
 
@@ -126,18 +126,70 @@ def test_a_page_is_never_drawn_from_an_account_older_than_its_version(
     _, url = _government_note(make_document)
     official = make_user(Role.GOVERNMENT, "FR", name="Amélie Official")
     _sign_in(client, official)
-    real_version = reader_pages.data_version
+    # The idle clock is due to move on, so the idle-session check loads the account first.
+    with client.session_transaction() as session:
+        session["seen_at"] -= 120
+    real_read = reader_pages.read_now
 
-    def changed_meanwhile() -> int:
+    def changed_meanwhile(*args: object) -> object:
         # Another worker renames the account (an audited change) after this request loaded
         # the account and before it reads the data version.
         with Session(db.engine) as other:
             other.execute(update(User).where(User.id == official.id).values(name="Amélie Renamed"))
             other.execute(update(AuditChainHead).values(length=AuditChainHead.length + 1))
             other.commit()
-        monkeypatch.setattr(reader_pages, "data_version", real_version)
-        return real_version()
+        monkeypatch.setattr(reader_pages, "read_now", real_read)
+        return real_read(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reader_pages, "data_version", changed_meanwhile)
+    monkeypatch.setattr(reader_pages, "read_now", changed_meanwhile)
     assert "Amélie Renamed" in client.get(url).get_data(as_text=True)
     assert "Amélie Renamed" in client.get(url).get_data(as_text=True)
+
+
+def test_a_kept_page_costs_one_read_and_no_account_load(
+    client: FlaskClient, kept_note: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = kept_note
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def no_account(session_id: str) -> None:
+        raise AssertionError("a kept page was served only after loading the account")
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        monkeypatch.setattr(login_manager, "_user_callback", no_account)
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert len(statements) == 1, statements  # the session, the language and the data version
+
+
+def test_the_accounts_language_applies_at_once_to_kept_pages(
+    client: FlaskClient, kept_note: str
+) -> None:
+    url = kept_note
+    kept = client.get(url).get_data(as_text=True)
+    assert '<html lang="en"' in kept
+    # Saving the account's language is not an audited change: the page's key has the language.
+    response = client.post("/language", data={"lang": "fr", "next": url, "csrf_token": _csrf(kept)})
+    assert response.status_code == 302
+    assert '<html lang="fr"' in client.get(url).get_data(as_text=True)
+    assert '<html lang="fr"' in client.get(url).get_data(as_text=True)
+
+
+def test_a_kept_page_carries_the_csrf_token_of_the_session_reading_it(
+    client: FlaskClient, kept_note: str
+) -> None:
+    url = kept_note
+    kept = client.get(url).get_data(as_text=True)
+    # The same server-side session with another CSRF secret (a cookie restored from a copy
+    # made before its first form, say): its forms must carry a token of its own secret.
+    with client.session_transaction() as session:
+        session["csrf_token"] = "0" * 40
+    page = client.get(url).get_data(as_text=True)
+    assert _csrf(page) != _csrf(kept)
+    response = client.post(f"{url}/comments", data={"csrf_token": _csrf(page), "source": "Noted."})
+    assert response.status_code == 302

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
+from enum import Enum
 
 from flask import Flask, current_app, flash, session
 from flask_babel import gettext as _
@@ -22,6 +24,8 @@ from portal.extensions import db
 from portal.models import User, UserSession
 
 SESSION_KEY = "sid"
+#: Where Flask-Login keeps the signed-in account's id ("id.session_version").
+USER_ID_KEY = "_user_id"
 
 PENDING_KEY = "two_factor_pending"
 #: Minutes a user has to type the code after the password was accepted.
@@ -79,31 +83,52 @@ def pending_user() -> User | None:
     return _account(str(pending.get("id", "")))
 
 
+@dataclass(frozen=True)
+class SessionClaim:
+    """The account and server-side session a cookie names: not checked against the database."""
+
+    user_id: int
+    version: int
+    token_hash: str
+
+    @property
+    def parameters(self) -> dict[str, object]:
+        """Bind parameters of `SIGNED_IN` statements."""
+        return {"user_id": self.user_id, "version": self.version, "token_hash": self.token_hash}
+
+
+def session_claim(session_id: str | None = None) -> SessionClaim | None:
+    """What this browser's cookie claims (`session_id`: Flask-Login's "id.version")."""
+    if session_id is None:
+        session_id = session.get(USER_ID_KEY)
+    raw = session.get(SESSION_KEY)
+    if not (isinstance(session_id, str) and isinstance(raw, str)):
+        return None
+    user_id, _, version = session_id.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    return SessionClaim(int(user_id), int(version), token_hash(raw))
+
+
 def load_user(session_id: str) -> User | None:
     """Flask-Login's user loader: the account if active, the session version matches and
-    this browser's server-side session has not ended (one query, on every request)."""
-    user_id, _, version = session_id.partition(".")
-    raw = session.get(SESSION_KEY)
-    if not (user_id.isdigit() and version.isdigit() and isinstance(raw, str)):
+    this browser's server-side session has not ended (one query, when first asked for)."""
+    claim = session_claim(session_id)
+    if claim is None:
         return None
-    return db.session.scalar(
-        _SIGNED_IN_USER,
-        {"user_id": int(user_id), "version": int(version), "token_hash": token_hash(raw)},
-    )
+    return db.session.scalar(_SIGNED_IN_USER, claim.parameters)
 
 
-# Built once: constructing the statement cost as much as running it, on every request.
-_SIGNED_IN_USER = (
-    select(User)
-    .join(UserSession, UserSession.user_id == User.id)
-    .where(
-        User.id == bindparam("user_id"),
-        User.active.is_(True),
-        User.session_version == bindparam("version"),
-        UserSession.token_hash == bindparam("token_hash"),
-        UserSession.ended_at.is_(None),
-    )
+#: What makes a claim a signed-in session; bind parameters from `SessionClaim.parameters`.
+SIGNED_IN = (
+    User.active.is_(True),
+    User.id == bindparam("user_id"),
+    User.session_version == bindparam("version"),
+    UserSession.token_hash == bindparam("token_hash"),
+    UserSession.ended_at.is_(None),
 )
+# Built once: constructing the statement cost as much as running it, on every request.
+_SIGNED_IN_USER = select(User).join(UserSession, UserSession.user_id == User.id).where(*SIGNED_IN)
 
 
 def _account(session_id: str) -> User | None:
@@ -117,20 +142,42 @@ def _account(session_id: str) -> User | None:
     return user
 
 
-def _expire_idle_sessions() -> None:
-    """Sign out a session idle longer than SESSION_IDLE_MINUTES or older than its lifetime."""
-    if SESSION_KEY not in session or not current_user.is_authenticated:
-        return
-    now = int(time.time())
+class Idle(Enum):
+    """Where a session stands against SESSION_IDLE_MINUTES and its lifetime."""
+
+    ACTIVE = "active"  # nothing to do
+    SEEN = "seen"  # active, and its idle clock is due to be moved on (once a minute)
+    OVER = "over"  # idle too long, or too old: it must end
+
+
+def idle_state(now: int) -> Idle:
+    """This cookie's session against the idle timeout and lifetime, from the cookie alone."""
     idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
     seen, started = session.get("seen_at", 0), session.get("signed_in_at", 0)
     if now - seen > idle or now - started > lifetime:
+        return Idle.OVER
+    return Idle.SEEN if now - seen >= 60 else Idle.ACTIVE  # fewer cookie rewrites
+
+
+def _expire_idle_sessions() -> None:
+    """Sign out a session idle longer than SESSION_IDLE_MINUTES or older than its lifetime.
+
+    The account is loaded only when there is something to do, so that a kept page can be
+    served without it (`portal/reader_pages.py`).
+    """
+    if SESSION_KEY not in session:
+        return
+    now = int(time.time())
+    state = idle_state(now)
+    if state is Idle.ACTIVE or not current_user.is_authenticated:
+        return
+    if state is Idle.OVER:
         end_session()
         flash(
             _("You were signed out after a period without activity. Please sign in again."), "info"
         )
-    elif now - seen >= 60:  # refresh at most once a minute: fewer cookie rewrites
+    else:
         session["seen_at"] = now
 
 
