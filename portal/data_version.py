@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Engine, Row, Select, create_engine, event, select
+from sqlalchemy import Engine, Row, Select, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 
 from portal.audit import HEAD_ID
@@ -33,7 +33,7 @@ def data_version() -> int:
 def with_data_version(statement: Select[Any]) -> Select[Any]:
     """`statement` with the data version as its last column, for `read_now`: a request that
     needs a row of its own and the version pays one round trip for both, from one snapshot."""
-    return statement.add_columns(_LENGTH.scalar_subquery())
+    return statement.add_columns(func.coalesce(_LENGTH.scalar_subquery(), 0))
 
 
 def read_now(

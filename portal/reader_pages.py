@@ -12,10 +12,14 @@ A kept page is served without loading the account: one read, from one snapshot, 
 the session the cookie names is still signed in (the user loader's own conditions,
 `sessions.SIGNED_IN`) and gives the account's language and the data version. It is served
 only while the session's idle clock needs no update, never while a flash message waits, and
-never to an API client; anything else takes the normal path, which loads the account.
-Flask-Login's session protection is not asked on this path: for the portal's sessions, which
-are permanent, it never refuses one (it marks it "not fresh" when the browser's address or
-agent changed, and no page of the portal asks for a fresh sign-in).
+never to an API client; anything else takes the normal path, which loads the account. On a
+miss the view loads the account after that read, so a page kept under a version is never
+drawn from an older account (the one hook that may load it before, the idle check moving the
+idle clock on, modifies the session, and such a response is not kept). A page is kept only
+in the language the key was made with. Flask-Login's session protection is not asked on this
+path: for the portal's sessions, which are permanent, it never refuses one (it marks it "not
+fresh" when the browser's address or agent changed, and no page of the portal asks for a
+fresh sign-in).
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ import time
 
 from flask import Flask, Response, current_app, request, session
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.auth.sessions import SIGNED_IN, Idle, idle_state, session_claim
 from portal.auth.tokens import token_hash
 from portal.data_version import read_now, with_data_version
-from portal.extensions import db
 from portal.i18n import locale_for
 from portal.models import User, UserSession
 from portal.visitor_pages import KEPT_ENDPOINTS, KeptPage, KeptPages, keepable, page_key
@@ -43,25 +47,26 @@ _READER = with_data_version(
 )
 
 
-def _kept_page_key() -> tuple[str, int] | None:
-    """This session's key for the page asked for, and the data version; None if the page
-    may not be kept or the cookie names no signed-in session."""
-    claim = session_claim()
+def _kept_page_key() -> tuple[str, int, str] | None:
+    """This session's key for the page asked for, the data version and the language; None
+    if the page may not be kept or the cookie names no signed-in session."""
     if (
-        claim is None
-        or request.method not in ("GET", "HEAD")
+        request.method not in ("GET", "HEAD")
         or request.endpoint not in KEPT_ENDPOINTS
         or "Authorization" in request.headers
         or session.get("_flashes")
+        or not session.permanent
         or idle_state(int(time.time())) is not Idle.ACTIVE
     ):
         return None
-    row = read_now(_READER, claim.parameters)
-    if row is None:
+    claim = session_claim()
+    row = None if claim is None else read_now(_READER, claim.parameters)
+    if claim is None or row is None:
         return None
-    locale, version = row
+    account_locale, version = row
+    locale = locale_for(account_locale)
     csrf = token_hash(str(session.get(current_app.config["WTF_CSRF_FIELD_NAME"], "")))
-    return f"{claim.token_hash} {csrf} {page_key(locale_for(locale))}", version
+    return f"{claim.token_hash} {csrf} {page_key(locale)}", version, locale
 
 
 def _serve_kept_page() -> ResponseReturnValue | None:
@@ -69,17 +74,12 @@ def _serve_kept_page() -> ResponseReturnValue | None:
     if marked is None:
         return None
     request.environ[_MARK] = marked
-    key, version = marked
+    key, version, _ = marked
     page = current_app.extensions["reader_pages"].get(
         key, version, current_app.config.get("VISITOR_PAGE_SECONDS", 30)
     )
     if page is None:
-        # The page is rendered now and kept under this version: read the account again in
-        # case it was loaded before the version was read (by the idle-session check).
-        user = current_user._get_current_object()
-        if user.is_authenticated:
-            db.session.refresh(user)
-        return None
+        return None  # the view renders it, loading the account after the read above
     request.environ[_SERVED] = True
     return Response(page.body, mimetype=page.mimetype)
 
@@ -91,8 +91,15 @@ def _keep(response: Response) -> Response:
     # Personal: no shared cache may store it, and the browser asks again each time.
     response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("Cookie")
-    key, version = marked
-    if keepable(response) and not request.environ.get(_SERVED) and current_user.is_authenticated:
+    key, version, locale = marked
+    if (
+        keepable(response)
+        and not request.environ.get(_SERVED)
+        and current_user.is_authenticated
+        # The language was read with the version; the account loaded for the page may have
+        # been saved with another since (not an audited change).
+        and str(get_locale()) == locale
+    ):
         page = KeptPage(response.get_data(), response.mimetype, "", time.monotonic())
         current_app.extensions["reader_pages"].put(key, version, page)
     return response

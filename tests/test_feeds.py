@@ -13,11 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from portal import visitor_pages
 from portal.access import CONTENT_LOADER
 from portal.admin.services import change_role, deactivate_account
 from portal.auth.attribution import set_attribution
 from portal.documents.services import withdraw_document
 from portal.extensions import db
+from portal.feeds import atom
 from portal.models import (
     Attribution,
     Document,
@@ -28,6 +30,7 @@ from portal.models import (
     User,
     Visibility,
 )
+from portal.visitor_pages import body_etag
 from tests.conftest import csrf_token, edit_document, sign_in
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -172,6 +175,22 @@ def test_a_feed_reader_that_has_the_feed_gets_304_until_it_changes(
     again = client.get(FEED, headers={"If-None-Match": etag})
     assert again.status_code == 200
     assert titles(again) == {"First note", "Second note"}
+
+
+def test_a_kept_feed_is_served_with_the_entity_tag_made_when_it_was_kept(
+    client: FlaskClient, make_document: Callable[..., Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_document(title="First note")
+    first = client.get(FEED)
+    assert first.headers["ETag"] == f'"{body_etag(first.get_data())}"'
+
+    def hashed_again(body: bytes) -> str:
+        raise AssertionError("a kept feed's body was hashed again")
+
+    monkeypatch.setattr(atom, "body_etag", hashed_again)
+    monkeypatch.setattr(visitor_pages, "body_etag", hashed_again)
+    again = client.get(FEED)
+    assert again.get_data() == first.get_data() and again.headers["ETag"] == first.headers["ETag"]
 
 
 def test_an_edit_to_a_public_document_that_restricts_it_removes_it_from_the_feed(

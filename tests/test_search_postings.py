@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import random
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,9 @@ QUERIES = [
     '"dual use export licence control"',
     '"use export licence control"',
     '"contrôle export"',
+    '"risk assessment"^2',
+    '"risk assessment" export',
+    '"risk assessment" OR "dual use"',
     "contrôle",
     "absentword",
     "export absentword",
@@ -248,6 +253,93 @@ def test_a_small_cache_gives_the_same_answers(
         assert set(fresh.docs(query)) == expected_docs(searcher, query)
         assert fresh._held <= 50 * postings.POSTING_BYTES or len(fresh._postings) == 1
     assert len(fresh._postings) < 10
+
+
+PHRASE = '"risk assessment"'
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many posting values each phrase match turned into position masks."""
+    counts: list[int] = []
+    real = postings.position_masks
+
+    def counting(fmt: object) -> postings.MaskAll:
+        mask_all = real(fmt)  # type: ignore[arg-type]
+
+        def counted(values: list[bytes]) -> Iterable[int]:
+            counts.append(len(values))
+            return mask_all(values)
+
+        return counted
+
+    monkeypatch.setattr(postings, "position_masks", counting)
+    return counts
+
+
+def test_a_phrase_is_matched_once_for_the_same_readers(
+    searcher: Searcher, decoded: list[int]
+) -> None:
+    cache = postings.PostingsCache(searcher)
+    query = parse(searcher, PHRASE)
+    public = doc_set(searcher, wq.Term("visibility", "public"))
+    first = cache.scores(query, public)
+    assert decoded and first
+    decoded.clear()
+    assert cache.scores(query, public) == first  # paging, or the same search again
+    assert not decoded
+    # Other readers (a set equal to the first, but another one) get a match of their own.
+    for readers in (doc_set(searcher, wq.Term("visibility", "participants")), set(public)):
+        found = cache.scores(query, readers)
+        assert set(found) == set(searcher.docs_for_query(query)) & readers
+        assert decoded
+        decoded.clear()
+    # Scores restricted to a dictionary's keys (ANDMAYBE) are not kept.
+    kept = dict(cache._phrases)
+    cache.scores(query, dict.fromkeys(public, 1.0))
+    assert cache._phrases == kept
+
+
+def test_a_phrase_kept_for_every_document_serves_any_readers(
+    searcher: Searcher, decoded: list[int]
+) -> None:
+    cache = postings.PostingsCache(searcher)
+    query = parse(searcher, PHRASE)
+    everything = cache.scores(query)
+    assert set(everything) == set(searcher.docs_for_query(query))
+    decoded.clear()
+    for visibility in ("public", "participants", "government"):
+        readers = doc_set(searcher, wq.Term("visibility", visibility))
+        expected = {doc: score for doc, score in everything.items() if doc in readers}
+        assert cache.scores(query, readers) == expected
+    assert cache.scores(query, set()) == {}
+    assert not decoded
+
+
+def test_a_phrase_kept_for_one_requests_readers_does_not_keep_them(searcher: Searcher) -> None:
+    cache = postings.PostingsCache(searcher)
+    query = parse(searcher, PHRASE)
+    few = set(sorted(searcher.docs_for_query(query))[:3])
+    assert len(cache.scores(query, few)) == 3
+    gone = weakref.ref(few)
+    del few
+    gc.collect()
+    assert gone() is None
+    # Another set, perhaps at the same address, is matched for itself.
+    other = set(sorted(searcher.docs_for_query(query))[3:5])
+    assert set(cache.scores(query, other)) == other
+    assert set(cache.scores(query)) == set(searcher.docs_for_query(query))
+
+
+def test_kept_phrases_are_bounded(searcher: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postings, "MAX_PHRASE_BYTES", 20 * postings.POSTING_BYTES)
+    cache = postings.PostingsCache(searcher)
+    phrases = [text for text in QUERIES if text.startswith('"')]
+    for text in phrases * 2:
+        query = parse(searcher, text)
+        assert set(cache.docs(query)) == expected_docs(searcher, query)
+        assert cache._phrases_held <= 20 or len(cache._phrases) == 1
+    assert len(cache._phrases) < len(phrases)
 
 
 def test_plain_words_parse_as_the_parser_does(searcher: Searcher) -> None:

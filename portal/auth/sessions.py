@@ -102,12 +102,20 @@ def session_claim(session_id: str | None = None) -> SessionClaim | None:
     if session_id is None:
         session_id = session.get(USER_ID_KEY)
     raw = session.get(SESSION_KEY)
-    if not (isinstance(session_id, str) and isinstance(raw, str)):
+    named = _account_named(session_id)
+    if named is None or not isinstance(raw, str):
+        return None
+    return SessionClaim(*named, token_hash(raw))
+
+
+def _account_named(session_id: object) -> tuple[int, int] | None:
+    """The account id and session version a session id ("id.version") names."""
+    if not isinstance(session_id, str):
         return None
     user_id, _, version = session_id.partition(".")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    return SessionClaim(int(user_id), int(version), token_hash(raw))
+    return int(user_id), int(version)
 
 
 def load_user(session_id: str) -> User | None:
@@ -133,11 +141,11 @@ _SIGNED_IN_USER = select(User).join(UserSession, UserSession.user_id == User.id)
 
 def _account(session_id: str) -> User | None:
     """The active account whose id and session version `session_id` names."""
-    user_id, _, version = session_id.partition(".")
-    if not (user_id.isdigit() and version.isdigit()):
+    named = _account_named(session_id)
+    if named is None:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
+    user = db.session.get(User, named[0])
+    if user is None or not user.active or user.session_version != named[1]:
         return None
     return user
 

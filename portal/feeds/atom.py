@@ -19,6 +19,7 @@ from portal.clock import as_utc
 from portal.documents.listing import DocumentFilters
 from portal.mail import external_url
 from portal.models import Document, State
+from portal.visitor_pages import body_etag
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EXCERPT_CHARACTERS = 400
@@ -29,10 +30,16 @@ EMPTY_FEED_UPDATED = dt.datetime(2023, 3, 30, tzinfo=dt.UTC)
 
 @dataclass(frozen=True)
 class AtomDocument:
-    """A rendered feed and the moment its newest entry changed (its Last-Modified)."""
+    """A rendered feed, the moment its newest entry changed (its Last-Modified) and its
+    entity tag (computed from the body unless given: a kept feed's was computed once)."""
 
     body: bytes
     last_modified: dt.datetime | None
+    etag: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.etag:
+            object.__setattr__(self, "etag", body_etag(self.body))
 
 
 class DocumentDetails(BaseEntryExtension):  # type: ignore[misc]

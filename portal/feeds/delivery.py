@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, request
 
 from portal.data_version import data_version
 from portal.feeds.atom import AtomDocument
-from portal.visitor_pages import KeptPage, KeptPages, body_etag
+from portal.visitor_pages import KeptPage, KeptPages
 
 ATOM_MIMETYPE = "application/atom+xml"
 
@@ -38,10 +38,11 @@ def kept_anonymous_feed(key: str, make: Callable[[], AtomDocument]) -> AtomDocum
     version = data_version()
     kept = feeds.get(key, version, max_age)
     if isinstance(kept, KeptFeed):
-        return AtomDocument(kept.body, kept.last_modified)
+        return AtomDocument(kept.body, kept.last_modified, kept.etag)
     document = make()
-    etag = body_etag(document.body)
-    kept = KeptFeed(document.body, ATOM_MIMETYPE, etag, time.monotonic(), document.last_modified)
+    kept = KeptFeed(
+        document.body, ATOM_MIMETYPE, document.etag, time.monotonic(), document.last_modified
+    )
     feeds.put(key, version, kept)
     return document
 
@@ -52,7 +53,7 @@ def feed_response(document: AtomDocument, *, private: bool) -> Response:
     A private feed is never stored by a shared cache or indexed by a search engine.
     """
     response = Response(document.body, mimetype=ATOM_MIMETYPE)
-    response.set_etag(body_etag(document.body))
+    response.set_etag(document.etag)
     if document.last_modified is not None:
         response.last_modified = document.last_modified
     if private:

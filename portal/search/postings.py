@@ -15,9 +15,10 @@ cache kept on it never goes stale. It is used by one thread at a time.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator
-from itertools import accumulate, chain, compress, filterfalse, repeat
+from itertools import accumulate, chain, compress, repeat
 from math import log
 from operator import add, and_, rshift
 from typing import Any
@@ -39,11 +40,18 @@ MAX_CACHED_BYTES = 64 * 2**20
 #: Estimated bytes per posting cached: document and weight or score; positions (phrases).
 POSTING_BYTES = 100
 POSITIONS_BYTES = 160
+#: Memory for phrase results per searcher, in bytes (estimated); least recently used go.
+MAX_PHRASE_BYTES = 16 * 2**20
 Scores = dict[int, float]
 #: Documents to restrict an evaluation to (a set or dict), or None for all.
 Within = Collection[int] | None
 #: Raw posting values -> each one's positions as the bits of an integer.
 MaskAll = Callable[[list[bytes]], Iterable[int]]
+#: A phrase (field, words, slop) and the id of the set its result is restricted to, or None.
+KeptKey = tuple[tuple[str, tuple[str, ...], int], int | None]
+#: A phrase's scores, and the documents they were restricted to (a weak reference to the
+#: set, or None: all documents).
+KeptPhrase = tuple[weakref.ReferenceType[Any] | None, Scores]
 
 
 class Unsupported(Exception):
@@ -69,7 +77,6 @@ class Postings:
         self._bm25f = bm25f
         #: Document -> raw posting value (encoded positions), when read for a phrase.
         self.values = values
-        self._masks: dict[int, int] = {}
         #: Roughly what the term takes in memory, in bytes.
         self.size = len(weights) * (POSTING_BYTES + (POSITIONS_BYTES if values is not None else 0))
 
@@ -95,12 +102,7 @@ class Postings:
             self._scores = dict(zip(weights, self._scored(weights, weights.values()), strict=True))
             # The weights are no longer needed: keep one dictionary, not two.
             self.docs, self._weights = self._scores, None
-        found = self._scores
-        if within is None:
-            return found
-        if len(within) < len(found):
-            return {doc: found[doc] for doc in within if doc in found}
-        return {doc: score for doc, score in found.items() if doc in within}
+        return self._scores if within is None else _restricted(self._scores, within)
 
     def scores_of(self, docs: list[int]) -> list[float]:
         """The scores of `docs`, in order (each must hold the term)."""
@@ -108,18 +110,12 @@ class Postings:
             return list(map(self._scores.__getitem__, docs))
         return self._scored(docs, map(self.docs.__getitem__, docs))
 
-    def masks(self, docs: Iterable[int], mask_all: MaskAll) -> dict[int, int]:
-        """Document -> its positions as the bits of an integer, made for `docs` as needed.
-
-        The returned dictionary holds at least `docs` (which must hold the term).
-        """
-        masks, values = self._masks, self.values
+    def masks(self, docs: list[int], mask_all: MaskAll) -> list[int]:
+        """The positions of each of `docs` (which must hold the term) as the bits of an
+        integer, in order. Not kept: a phrase's result is (`PostingsCache._phrase`)."""
+        values = self.values
         assert values is not None
-        missing = list(filterfalse(masks.__contains__, docs)) if masks else list(docs)
-        if missing:
-            found = mask_all(list(map(values.__getitem__, missing)))
-            masks.update(zip(missing, found, strict=True))
-        return masks
+        return list(mask_all(list(map(values.__getitem__, docs))))
 
 
 _EMPTY = Postings({}, {})
@@ -136,6 +132,8 @@ class PostingsCache:
         self.memo: dict[str, Any] = {}
         self._postings: OrderedDict[tuple[str, bytes], Postings] = OrderedDict()
         self._held = 0
+        self._phrases: OrderedDict[KeptKey, KeptPhrase] = OrderedDict()
+        self._phrases_held = 0
         self._lengths: dict[str, bytes] = {}
         self._holding: dict[str, list[int]] = {}
         self._norms: dict[str, list[float]] = {}
@@ -394,12 +392,55 @@ class PostingsCache:
         """Documents with the words at consecutive positions (or within `slop`), in order.
 
         Scored as Whoosh's SpanNear2 does: the sum of the words' own scores, then boost.
+        Results are kept (see `_keep_phrase`): paging through one, or searching the phrase
+        again with the same set of readable documents (a role's, kept per searcher), costs
+        no second pass; a set made for one request (a reader's own drafts added, facets
+        narrowing it) is matched afresh.
         """
-        words = query.words
-        if not words:
+        if not query.words:
             raise Unsupported("empty phrase")
         if query.fieldname not in self.schema:
             return {}
+        phrase = (query.fieldname, tuple(query.words), query.slop)
+        everywhere = self._kept_phrase((phrase, None))
+        if everywhere is not None:
+            found = everywhere[1] if within is None else _restricted(everywhere[1], within)
+            return _boosted(found, query.boost)
+        key = (phrase, None if within is None else id(within))
+        kept = self._kept_phrase(key)
+        if kept is not None and kept[0] is not None and kept[0]() is within:
+            return _boosted(kept[1], query.boost)
+        found = self._match_phrase(query, within)
+        self._keep_phrase(key, within, found)
+        return _boosted(found, query.boost)
+
+    def _kept_phrase(self, key: KeptKey) -> KeptPhrase | None:
+        kept = self._phrases.get(key)
+        if kept is not None:
+            self._phrases.move_to_end(key)
+        return kept
+
+    def _keep_phrase(self, key: KeptKey, within: Within, found: Scores) -> None:
+        """Keep `found` for all documents or for the set `within` (by identity, through a
+        weak reference: a request's own set dies with the request, and its entry ages
+        out; the role-wide readable sets live as long as the searcher). A dictionary
+        cannot be referred to weakly, and is not kept."""
+        try:
+            among = None if within is None else weakref.ref(within)  # type: ignore[arg-type]
+        except TypeError:
+            return
+        replaced = self._phrases.pop(key, None)
+        if replaced is not None:
+            self._phrases_held -= len(replaced[1])
+        self._phrases[key] = (among, found)
+        self._phrases_held += len(found)
+        while self._phrases_held * POSTING_BYTES > MAX_PHRASE_BYTES and len(self._phrases) > 1:
+            _, (_, dropped) = self._phrases.popitem(last=False)
+            self._phrases_held -= len(dropped)
+
+    def _match_phrase(self, query: wq.Phrase, within: Within) -> Scores:
+        """`query`'s documents (only those in `within`, if given) and scores, before boost."""
+        words = query.words
         postings = [self.postings(query.fieldname, word, positions=True) for word in words]
         if any(not p.docs for p in postings):
             return {}
@@ -413,12 +454,11 @@ class PostingsCache:
             # (Bits and documents are lists kept in step by map and compress.)
             mask_all = position_masks(fmt)
             docs = list(candidates)
-            bits = list(map(postings[0].masks(docs, mask_all).__getitem__, docs))
+            bits = postings[0].masks(docs, mask_all)
             for offset, p in enumerate(postings[1:], 1):
                 if not docs:
                     break
-                masks = p.masks(docs, mask_all).__getitem__
-                shifted = map(rshift, map(masks, docs), repeat(offset))
+                shifted = map(rshift, p.masks(docs, mask_all), repeat(offset))
                 bits = list(map(and_, bits, shifted))
                 docs, bits = list(compress(docs, bits)), list(compress(bits, bits))
         else:
@@ -441,7 +481,7 @@ class PostingsCache:
             sums = map(add, a, map(add, b, c))
         else:
             sums = map(_tree_sum, map(list, zip(*scores, strict=True)))
-        return _boosted(dict(zip(docs, sums, strict=True)), query.boost)
+        return dict(zip(docs, sums, strict=True))
 
 
 class _AnyOf(Collection[int]):
@@ -535,6 +575,13 @@ def _tree_sum(values: list[float]) -> float:
     return _tree_sum(values[:half]) + _tree_sum(values[half:])
 
 
+def _restricted(found: Scores, within: Collection[int]) -> Scores:
+    """The part of `found` in `within`, going through the smaller of the two."""
+    if len(within) < len(found):
+        return {doc: found[doc] for doc in within if doc in found}
+    return {doc: score for doc, score in found.items() if doc in within}
+
+
 def _boosted(scores: Scores, boost: float) -> Scores:
     return scores if boost == 1.0 else {d: s * boost for d, s in scores.items()}
 
@@ -591,7 +638,7 @@ def scored(searcher: Searcher, query: wq.Query, allowed: Collection[int]) -> Sco
     if type(searcher.weighting) is not BM25F:
         return None
     try:
-        # Restricted to `allowed`, the result is always a new dictionary.
+        # Do not modify the result: it may be a kept phrase's.
         return cache_for(searcher).scores(query, allowed)
     except Unsupported:
         return None
