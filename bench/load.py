@@ -32,6 +32,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -493,7 +494,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         )
         portal = stack.enter_context(gunicorn("app:app", portal_env, "/", host))
         for page, urls, page_cookie in pages:
-            check_page(portal.port, host, urls[0], page_cookie)
+            page_cookie = check_page(portal.port, host, urls[0], page_cookie)
             for clients in concurrency:
                 # Each page is paired with its ceiling measured just before it: this machine's
                 # load drifts, and a ratio is only fair between neighbouring measurements.
@@ -513,8 +514,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return {"manifest": manifest, "results": results, "memory": memory}
 
 
-def check_page(port: int, host: str, url: str, cookie: str | None) -> None:
-    """Fail early if a page does not answer 200 (a signed-in page must not fall back to 404)."""
+def check_page(port: int, host: str, url: str, cookie: str | None) -> str | None:
+    """Fail early if a page does not answer 200 (a signed-in page must not fall back to 404).
+
+    Returns the session cookie a browser holds after reading the page: every client of the
+    load starts from it, as the tabs of one browser would (the first page a session renders
+    adds its CSRF secret to the cookie).
+    """
     import http.client
 
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -528,6 +534,8 @@ def check_page(port: int, host: str, url: str, cookie: str | None) -> None:
         sys.exit(f"{url} answered {response.status}: {body[:500]!r}")
     if cookie and b"Sign out" not in body:
         sys.exit(f"{url} was not served to a signed-in user")
+    returned = SimpleCookie(response.getheader("Set-Cookie") or "")
+    return returned["session"].value if cookie and "session" in returned else cookie
 
 
 # -- reporting -------------------------------------------------------------------------------

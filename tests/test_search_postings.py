@@ -6,7 +6,7 @@ import datetime as dt
 import gc
 import random
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -267,7 +267,7 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     def counting(fmt: object) -> postings.MaskAll:
         mask_all = real(fmt)  # type: ignore[arg-type]
 
-        def counted(values: list[bytes]) -> Iterable[int]:
+        def counted(values: list[bytes]) -> list[int]:
             counts.append(len(values))
             return mask_all(values)
 

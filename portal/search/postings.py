@@ -46,7 +46,7 @@ Scores = dict[int, float]
 #: Documents to restrict an evaluation to (a set or dict), or None for all.
 Within = Collection[int] | None
 #: Raw posting values -> each one's positions as the bits of an integer.
-MaskAll = Callable[[list[bytes]], Iterable[int]]
+MaskAll = Callable[[list[bytes]], list[int]]
 #: A phrase (field, words, slop) and the id of the set its result is restricted to, or None.
 KeptKey = tuple[tuple[str, tuple[str, ...], int], int | None]
 #: A phrase's scores, and the documents they were restricted to (a weak reference to the
@@ -115,7 +115,7 @@ class Postings:
         integer, in order. Not kept: a phrase's result is (`PostingsCache._phrase`)."""
         values = self.values
         assert values is not None
-        return list(mask_all(list(map(values.__getitem__, docs))))
+        return mask_all(list(map(values.__getitem__, docs)))
 
 
 _EMPTY = Postings({}, {})
@@ -549,7 +549,7 @@ def position_masks(fmt: Format) -> MaskAll:
     """How to turn a field's raw posting values into masks (bit p set for position p)."""
     if type(fmt) is CompactPositions:
         return compact_masks
-    return lambda values: map(mask_of, map(fmt.decode_positions, values))
+    return lambda values: list(map(mask_of, map(fmt.decode_positions, values)))
 
 
 def _in_sequence(lists: list[list[int]], slop: int) -> bool:
