@@ -25,7 +25,8 @@ _lock = threading.Lock()
 
 
 def data_version() -> int:
-    """The audit trail's length: one primary-key read, on every kept page served."""
+    """The audit trail's length: one primary-key read, on every kept visitor page or feed
+    served (a signed-in reader's page reads it with the session: `with_data_version`)."""
     row = read_now(_LENGTH)
     return (row[0] if row is not None else 0) or 0
 

@@ -322,9 +322,11 @@ def test_a_phrase_kept_for_one_requests_readers_does_not_keep_them(searcher: Sea
     few = set(sorted(searcher.docs_for_query(query))[:3])
     assert len(cache.scores(query, few)) == 3
     gone = weakref.ref(few)
+    assert cache._phrases
     del few
     gc.collect()
     assert gone() is None
+    assert not cache._phrases and cache._phrases_held == 0  # its results went with it
     # Another set, perhaps at the same address, is matched for itself.
     other = set(sorted(searcher.docs_for_query(query))[3:5])
     assert set(cache.scores(query, other)) == other

@@ -135,7 +135,8 @@ SIGNED_IN = (
     UserSession.token_hash == bindparam("token_hash"),
     UserSession.ended_at.is_(None),
 )
-# Built once: constructing the statement cost as much as running it, on every request.
+# Built once: constructing the statement cost as much as running it, on every request that
+# loads the account.
 _SIGNED_IN_USER = select(User).join(UserSession, UserSession.user_id == User.id).where(*SIGNED_IN)
 
 

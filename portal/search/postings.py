@@ -18,6 +18,7 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator
+from functools import partial
 from itertools import accumulate, chain, compress, repeat
 from math import log
 from operator import add, and_, rshift
@@ -422,11 +423,15 @@ class PostingsCache:
 
     def _keep_phrase(self, key: KeptKey, within: Within, found: Scores) -> None:
         """Keep `found` for all documents or for the set `within` (by identity, through a
-        weak reference: a request's own set dies with the request, and its entry ages
-        out; the role-wide readable sets live as long as the searcher). A dictionary
-        cannot be referred to weakly, and is not kept."""
+        weak reference: a request's own set dies with the request, and its entry goes with
+        it; the role-wide readable sets live as long as the searcher). A dictionary cannot
+        be referred to weakly, and is not kept."""
         try:
-            among = None if within is None else weakref.ref(within)  # type: ignore[arg-type]
+            among = (
+                None
+                if within is None
+                else weakref.ref(within, partial(self._forget_phrase, key))  # type: ignore[arg-type]
+            )
         except TypeError:
             return
         replaced = self._phrases.pop(key, None)
@@ -437,6 +442,12 @@ class PostingsCache:
         while self._phrases_held * POSTING_BYTES > MAX_PHRASE_BYTES and len(self._phrases) > 1:
             _, (_, dropped) = self._phrases.popitem(last=False)
             self._phrases_held -= len(dropped)
+
+    def _forget_phrase(self, key: KeptKey, _: object) -> None:
+        """The set `key`'s result was kept for has died: its result goes too."""
+        dropped = self._phrases.pop(key, None)
+        if dropped is not None:
+            self._phrases_held -= len(dropped[1])
 
     def _match_phrase(self, query: wq.Phrase, within: Within) -> Scores:
         """`query`'s documents (only those in `within`, if given) and scores, before boost."""
