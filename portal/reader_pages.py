@@ -10,7 +10,7 @@ session itself.
 
 A kept page is served without loading the account: one read, from one snapshot, checks that
 the session the cookie names is still signed in (the user loader's own conditions,
-`sessions.SIGNED_IN`) and gives the account's language and the data version. It is served
+`sessions.signed_in`) and gives the account's language and the data version. It is served
 only while the session's idle clock needs no update, never while a flash message waits, and
 never to an API client; anything else takes the normal path, which loads the account. On a
 miss the view loads the account after that read, so a page kept under a version is never
@@ -30,21 +30,18 @@ from flask import Flask, Response, current_app, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal.auth.sessions import SIGNED_IN, Idle, idle_state, session_claim
+from portal.auth.sessions import Idle, idle_state, session_claim, signed_in
 from portal.auth.tokens import token_hash
 from portal.data_version import read_now, with_data_version
 from portal.i18n import locale_for
-from portal.models import User, UserSession
+from portal.models import User
 from portal.visitor_pages import KEPT_ENDPOINTS, KeptPage, KeptPages, keepable, page_key
 
 _MARK = "portal.reader_page"
 _SERVED = "portal.reader_page_served"
 #: The signed-in account's language and the data version; no row if not signed in.
-_READER = with_data_version(
-    select(User.locale).join(UserSession, UserSession.user_id == User.id).where(*SIGNED_IN)
-)
+_READER = with_data_version(signed_in(User.locale))
 
 
 def _kept_page_key() -> tuple[str, int, str] | None:
@@ -60,8 +57,10 @@ def _kept_page_key() -> tuple[str, int, str] | None:
     ):
         return None
     claim = session_claim()
-    row = None if claim is None else read_now(_READER, claim.parameters)
-    if claim is None or row is None:
+    if claim is None:
+        return None
+    row = read_now(_READER, claim.parameters)
+    if row is None:
         return None
     account_locale, version = row
     locale = locale_for(account_locale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -116,6 +117,32 @@ def test_forms_on_a_kept_page_still_work(client: FlaskClient, kept_note: str) ->
         assert "Seen at the plenary." in client.get(url).get_data(as_text=True)
 
 
+def _changed_by_another_worker(
+    monkeypatch: pytest.MonkeyPatch, *statements: Any, after_the_read: bool = False
+) -> None:
+    """Run `statements` on another connection and commit, once: just before this request's
+    read of its session and the data version, or just after it."""
+    real_read = reader_pages.read_now
+
+    def read(*args: Any) -> Any:
+        monkeypatch.setattr(reader_pages, "read_now", real_read)
+        if not after_the_read:
+            _commit_elsewhere(statements)
+        row = real_read(*args)
+        if after_the_read:
+            _commit_elsewhere(statements)
+        return row
+
+    monkeypatch.setattr(reader_pages, "read_now", read)
+
+
+def _commit_elsewhere(statements: tuple[Any, ...]) -> None:
+    with Session(db.engine) as other:
+        for statement in statements:
+            other.execute(statement)
+        other.commit()
+
+
 def test_a_page_is_never_kept_from_an_account_older_than_its_version(
     app: Flask,
     client: FlaskClient,
@@ -129,19 +156,13 @@ def test_a_page_is_never_kept_from_an_account_older_than_its_version(
     # The idle clock is due to move on, so the idle-session check loads the account first.
     with client.session_transaction() as session:
         session["seen_at"] -= 120
-    real_read = reader_pages.read_now
-
-    def changed_meanwhile(*args: object) -> object:
-        # Another worker renames the account (an audited change) after this request loaded
-        # the account and before it reads the data version.
-        with Session(db.engine) as other:
-            other.execute(update(User).where(User.id == official.id).values(name="Amélie Renamed"))
-            other.execute(update(AuditChainHead).values(length=AuditChainHead.length + 1))
-            other.commit()
-        monkeypatch.setattr(reader_pages, "read_now", real_read)
-        return real_read(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader_pages, "read_now", changed_meanwhile)
+    # Another worker renames the account (an audited change) after this request loaded the
+    # account and before it reads the data version.
+    _changed_by_another_worker(
+        monkeypatch,
+        update(User).where(User.id == official.id).values(name="Amélie Renamed"),
+        update(AuditChainHead).values(length=AuditChainHead.length + 1),
+    )
     assert client.get(url).status_code == 200  # drawn from the account as first loaded
     for _ in range(2):
         assert "Amélie Renamed" in client.get(url).get_data(as_text=True)
@@ -156,19 +177,13 @@ def test_a_page_is_kept_only_in_the_language_of_its_key(
     _, url = _government_note(make_document)
     official = make_user(Role.GOVERNMENT, "FR")
     _sign_in(client, official)
-    real_read = reader_pages.read_now
-
-    def language_saved_meanwhile(*args: object) -> object:
-        # The read gives English; the account is then saved in French (from another tab)
-        # before the view loads it. Saving a language is not an audited change.
-        row = real_read(*args)  # type: ignore[arg-type]
-        with Session(db.engine) as other:
-            other.execute(update(User).where(User.id == official.id).values(locale="fr"))
-            other.commit()
-        monkeypatch.setattr(reader_pages, "read_now", real_read)
-        return row
-
-    monkeypatch.setattr(reader_pages, "read_now", language_saved_meanwhile)
+    # The read gives English; the account is then saved in French (from another tab) before
+    # the view loads it. Saving a language is not an audited change.
+    _changed_by_another_worker(
+        monkeypatch,
+        update(User).where(User.id == official.id).values(locale="fr"),
+        after_the_read=True,
+    )
     assert '<html lang="fr"' in client.get(url).get_data(as_text=True)
     db.session.execute(update(User).where(User.id == official.id).values(locale=None))
     db.session.commit()

@@ -13,11 +13,12 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from flask import Flask, current_app, flash, session
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from portal.auth.tokens import new_token, token_hash
 from portal.extensions import db
@@ -93,7 +94,7 @@ class SessionClaim:
 
     @property
     def parameters(self) -> dict[str, object]:
-        """Bind parameters of `SIGNED_IN` statements."""
+        """Bind parameters of `signed_in` statements."""
         return {"user_id": self.user_id, "version": self.version, "token_hash": self.token_hash}
 
 
@@ -127,17 +128,26 @@ def load_user(session_id: str) -> User | None:
     return db.session.scalar(_SIGNED_IN_USER, claim.parameters)
 
 
-#: What makes a claim a signed-in session; bind parameters from `SessionClaim.parameters`.
-SIGNED_IN = (
-    User.active.is_(True),
-    User.id == bindparam("user_id"),
-    User.session_version == bindparam("version"),
-    UserSession.token_hash == bindparam("token_hash"),
-    UserSession.ended_at.is_(None),
-)
+def signed_in(*columns: Any) -> Select[Any]:
+    """`columns` of the account a claim names, if it is a signed-in session: the account
+    is active, its session version matches and the server-side session has not ended.
+    Bind parameters from `SessionClaim.parameters`; build it once (module level)."""
+    return (
+        select(*columns)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.active.is_(True),
+            User.id == bindparam("user_id"),
+            User.session_version == bindparam("version"),
+            UserSession.token_hash == bindparam("token_hash"),
+            UserSession.ended_at.is_(None),
+        )
+    )
+
+
 # Built once: constructing the statement cost as much as running it, on every request that
 # loads the account.
-_SIGNED_IN_USER = select(User).join(UserSession, UserSession.user_id == User.id).where(*SIGNED_IN)
+_SIGNED_IN_USER = signed_in(User)
 
 
 def _account(session_id: str) -> User | None:

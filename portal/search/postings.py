@@ -408,7 +408,7 @@ class PostingsCache:
             found = everywhere[1] if within is None else _restricted(everywhere[1], within)
             return _boosted(found, query.boost)
         key = (phrase, None if within is None else id(within))
-        kept = self._kept_phrase(key)
+        kept = None if within is None else self._kept_phrase(key)
         if kept is not None and kept[0] is not None and kept[0]() is within:
             return _boosted(kept[1], query.boost)
         found = self._match_phrase(query, within)
