@@ -36,6 +36,7 @@ from portal.search.schema import (
     schema_signature,
 )
 from portal.search.spelling import Vocabulary, read_vocabulary
+from portal.search.writers import open_writer
 
 log = logging.getLogger("portal.search")
 
@@ -72,8 +73,9 @@ def merge_small_segments(writer: SegmentWriter, segments: list[Segment]) -> list
     return MERGE_SMALL(writer, [segment for segment in segments if segment not in small])
 
 
-def _writer(ix: Index, timeout: float, **args: object) -> SegmentWriter:
-    """`ix.writer()`, except that a writer which cannot start lets go of the write lock.
+def _writer(ix: Index, timeout: float, procs: int = 1, **args: object) -> SegmentWriter:
+    """`ix.writer()` (writers.open_writer), except that a writer which cannot start lets go
+    of the write lock.
 
     Whoosh takes the lock before creating the writer's files; on a full or read-only disk
     that fails and the lock stays held until the half-made writer is garbage-collected, so
@@ -83,12 +85,24 @@ def _writer(ix: Index, timeout: float, **args: object) -> SegmentWriter:
     if not try_for(lock.acquire, timeout=timeout, delay=0.1):
         raise LockError
     try:
-        writer = SegmentWriter(ix, _lk=False, **args)
+        writer = open_writer(ix, procs, **args)
     except BaseException:
         lock.release()
         raise
     writer.writelock = lock  # commit() and cancel() release it
     return writer
+
+
+def _cancel(writer: SegmentWriter) -> None:
+    """`writer.cancel()`, letting go of the write lock even if cancelling fails (a full
+    disk while closing the segment's files): the lock would otherwise stay held until the
+    writer is garbage-collected."""
+    try:
+        writer.cancel()
+    finally:
+        lock = writer.writelock
+        if lock is not None and getattr(lock, "fd", None) is not None:
+            lock.release()
 
 
 @dataclass(frozen=True)
@@ -218,10 +232,8 @@ class SearchIndex:
             total = session.scalar(select(func.count()).select_from(Document)) or 0
             # Postings sorted in memory are not pickled to disk and back: a rebuild of
             # 10,000 documents took a third less time with 1,024 MB than with 256 MB.
-            args: dict = {**WRITER_ARGS, "limitmb": self.rebuild_memory_mb, "timeout": 60.0}
-            if procs > 1:
-                args.update(procs=procs, multisegment=True)
-            writer = ix.writer(**args)
+            args: dict = {**WRITER_ARGS, "limitmb": self.rebuild_memory_mb}
+            writer = _writer(ix, 60.0, procs, **args)
             vocabulary = Vocabulary()
             try:
                 documents = _load_documents(session)
@@ -236,7 +248,7 @@ class SearchIndex:
                 # the old contents until the commit, never an empty index.
                 writer.commit(mergetype=CLEAR)
             except BaseException:
-                writer.cancel()
+                _cancel(writer)
                 raise
         return total
 
@@ -339,7 +351,7 @@ class SearchIndex:
                         .limit(BATCH)
                     ).all()
                     if not rows:
-                        writer.cancel()
+                        _cancel(writer)
                         return applied
                     ids = {document_id for _, document_id in rows}
                     found = set()
@@ -355,7 +367,7 @@ class SearchIndex:
                 writer.update_document(**meta_fields(rows[-1][0]))
                 writer.commit(mergetype=merge_small_segments)
             except BaseException:
-                writer.cancel()
+                _cancel(writer)
                 raise
             applied += len(rows)
 

@@ -25,8 +25,7 @@ from operator import add, and_, rshift
 from typing import Any
 
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3TermsReader, _lenfield
-from whoosh.columns import NumericColumn
+from whoosh.codec.whoosh3 import W3LeafMatcher, W3TermsReader
 from whoosh.formats import Format
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
@@ -34,7 +33,7 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from portal.search.codec import CompactPositions, compact_masks, mask_of
+from portal.search.codec import CompactPositions, compact_masks, encoded_lengths, mask_of
 
 #: Memory for postings per searcher, in bytes (estimated); least recently used terms go.
 MAX_CACHED_BYTES = 64 * 2**20
@@ -273,18 +272,14 @@ class PostingsCache:
         if lengths is None:
             parts = []
             for reader, _ in self.segments:
-                count = reader.doc_count_all()
                 perdoc = getattr(reader, "_perdoc", None)
                 if perdoc is None:
                     raise Unsupported(f"no per-document columns in {type(reader).__name__}")
-                column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-                if column is None:  # Whoosh then takes every length as 1
-                    part = bytes([length_to_byte(1)]) * count
-                elif type(column) is NumericColumn.Reader and column._typecode == "B":
-                    part = column._dbfile.get(column._basepos, min(column._count, count))
-                else:
-                    part = bytes(column[d] for d in range(count))
-                parts.append(part + bytes(count - len(part)))
+                part = encoded_lengths(perdoc, fieldname)
+                # Whoosh takes every length as 1 where a segment has none.
+                if part is None:
+                    part = bytes([length_to_byte(1)]) * reader.doc_count_all()
+                parts.append(part)
             lengths = self._lengths[fieldname] = b"".join(parts)
         return lengths
 

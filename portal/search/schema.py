@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from html.parser import HTMLParser
+import re
 from typing import Any
 
 from whoosh.analysis import IDAnalyzer, LanguageAnalyzer, StemmingAnalyzer
@@ -105,35 +105,47 @@ def schema_signature(schema: Schema) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
-class _TextExtractor(HTMLParser):
-    """Visible text of sanitised HTML, without the permalink pilcrows."""
+# A tag of the portal's sanitised HTML (markdown.py: bleach quotes every attribute value
+# and escapes "<" in text), or a comment; and one attribute of a tag.
+_TAG = re.compile(r"""<(/?)([A-Za-z][A-Za-z0-9]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|<!--.*?-->""", re.S)
+_ATTRIBUTE = re.compile(r"""([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
+_LINE_TAGS = frozenset({"p", "li", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "td"})
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a" and ("class", "headerlink") in attrs:
-            self._skip += 1
-        elif tag in {"p", "li", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "td"}:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
+def _is_permalink(attributes: str) -> bool:
+    """Whether a link's attributes are those of a heading's permalink (class headerlink)."""
+    for found in _ATTRIBUTE.finditer(attributes):
+        if found[1].lower() == "class":
+            return html.unescape(found[2] or found[3] or found[4] or "") == "headerlink"
+    return False
 
 
 def html_to_text(markup: str) -> str:
-    """Plain text for indexing: Markdown syntax is gone, words and punctuation stay."""
-    extractor = _TextExtractor()
-    extractor.feed(markup)
-    extractor.close()
-    text = html.unescape("".join(extractor.parts))
+    """Plain text for indexing: Markdown syntax is gone, words and punctuation stay; each
+    paragraph, heading, list item and table row on a line of its own; no permalink pilcrows.
+
+    One regular-expression pass: html.parser took a fifth of a full rebuild.
+    """
+    parts: list[str] = []
+    skip = end = 0  # inside a permalink; where the last tag ended
+    for tag in _TAG.finditer(markup):
+        if not skip:
+            parts.append(markup[end : tag.start()])
+        end = tag.end()
+        closing, name, attributes = tag.groups()
+        if name is None:  # a comment
+            continue
+        name = name.lower()
+        if closing:
+            if name == "a" and skip:
+                skip -= 1
+        elif name == "a" and _is_permalink(attributes):
+            skip += 1
+        elif name in _LINE_TAGS:
+            parts.append("\n")
+    if not skip:
+        parts.append(markup[end:])
+    text = html.unescape("".join(parts))
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 

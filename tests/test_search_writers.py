@@ -1,0 +1,227 @@
+"""Index writers (portal/search/writers.py): postings spilled to disk in chunks come back
+sorted and complete, and an index written with spills is the index written without."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.filedb.filestore import FileStorage
+from whoosh.writing import CLEAR, SegmentWriter
+
+from portal.search import writers
+from portal.search.index import WRITER_ARGS
+from portal.search.schema import build_schema
+from portal.search.writers import PostingSpool, SpoolingMpWriter, open_writer
+
+WORDS = ["export", "licence", "broker", "dual", "use", "item", "human", "rights", "risk"]
+
+
+def _postings(count: int, seed: int = 7) -> list[tuple]:
+    rng = random.Random(seed)
+    return [
+        (
+            rng.choice(["body", "title", "body_fr"]),
+            rng.choice(WORDS).encode() + str(rng.randrange(50)).encode(),
+            rng.randrange(1000),
+            float(rng.randrange(1, 5)),
+            rng.choice([None, b"H\x01\x00", b"H\x02\x00\x05\x00"]),
+        )
+        for _ in range(count)
+    ]
+
+
+def test_spilled_postings_come_back_sorted_and_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writers, "CHUNK", 7)  # chunk boundaries inside every run
+    monkeypatch.setattr(writers, "MAX_OPEN_RUNS", 1)
+    storage = FileStorage(str(tmp_path)).create()
+    segment = W3Codec().new_segment(storage, "MAIN")
+    pool = PostingSpool(storage, segment)
+    pool.limit = 20_000  # bytes: a run every hundred postings or so
+    postings = _postings(2_000)
+    for posting in postings:
+        pool.add(posting)
+    assert len(pool.runs) > 10
+    assert pool.fieldnames == {"body", "title", "body_fr"}
+    assert list(pool.iter_postings()) == sorted(postings)
+    assert not list(tmp_path.glob("*.run"))  # each run file is removed once read
+
+
+def test_runs_merged_down_read_back_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "CHUNK", 5)
+    monkeypatch.setattr(writers, "MAX_OPEN_RUNS", 1)
+    storage = FileStorage(str(tmp_path)).create()
+    pool = PostingSpool(storage, W3Codec().new_segment(storage, "MAIN"))
+    pool.limit = 5_000
+    postings = _postings(600, seed=3)
+    for posting in postings:
+        pool.add(posting)
+    pool.save()
+    pool.reduce_to(2, 3)  # merges runs into new runs, written from an iterator
+    assert 1 <= len(pool.runs) <= 2
+    assert list(pool.items(maxfiles=2)) == sorted(postings)
+
+
+def _index(directory: Path, writer_factory, documents: list[dict], check=None) -> dict:
+    directory.mkdir()
+    ix = whoosh_index.create_in(directory, build_schema())
+    writer = writer_factory(ix)
+    for document in documents:
+        writer.add_document(**document)
+    if check:
+        check(writer)
+    writer.commit()
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        return {
+            (field, term): sorted(
+                (searcher.stored_fields(docnum)["id"], weight, value)
+                for docnum, weight, value in _postings_of(reader, field, term)
+            )
+            for field, term in reader.all_terms()
+        }
+
+
+def _postings_of(reader, field: str, term: bytes):  # type: ignore[no-untyped-def]
+    matcher = reader.postings(field, term)
+    while matcher.is_active():
+        yield matcher.id(), matcher.weight(), matcher.value()
+        matcher.next()
+
+
+def _documents(count: int) -> list[dict]:
+    rng = random.Random(11)
+    return [
+        {
+            "id": str(number),
+            "title": " ".join(rng.choices(WORDS, k=4)),
+            "body": " ".join(rng.choices(WORDS, k=rng.randrange(20, 200))),
+            "state": rng.choice(["fr", "de", "nl"]),
+        }
+        for number in range(count)
+    ]
+
+
+def test_an_index_written_with_spills_is_the_index_written_without(tmp_path: Path) -> None:
+    documents = _documents(300)
+
+    def spilling(ix):  # type: ignore[no-untyped-def]
+        writer = open_writer(ix, **{**WRITER_ARGS, "limitmb": 0.05})  # about 50 KB
+        assert type(writer.pool) is PostingSpool
+        return writer
+
+    def whooshs(ix):  # type: ignore[no-untyped-def]
+        return SegmentWriter(ix, **{**WRITER_ARGS, "limitmb": 1024})
+
+    def spilled_runs(writer) -> None:  # type: ignore[no-untyped-def]
+        assert len(writer.pool.runs) > 3
+
+    spilled = _index(tmp_path / "spilled", spilling, documents, spilled_runs)
+    assert spilled and spilled == _index(tmp_path / "whoosh", whooshs, documents)
+
+
+def test_several_processes_write_one_segment_each(tmp_path: Path) -> None:
+    documents = _documents(400)
+
+    def parallel(ix):  # type: ignore[no-untyped-def]
+        writer = open_writer(ix, procs=2, **{**WRITER_ARGS, "limitmb": 0.05})
+        assert type(writer) is SpoolingMpWriter
+        return writer
+
+    written = _index(tmp_path / "parallel", parallel, documents)
+    ix = whoosh_index.open_dir(tmp_path / "parallel")
+    assert len(ix._segments()) == 2
+    assert written == _index(tmp_path / "one", lambda ix: open_writer(ix, **WRITER_ARGS), documents)
+
+
+def _locked_writer(ix, procs: int = 2):  # type: ignore[no-untyped-def]
+    lock = ix.lock("WRITELOCK")
+    assert lock.acquire()
+    writer = open_writer(ix, procs=procs, **WRITER_ARGS)
+    writer.writelock = lock
+    return writer
+
+
+def _one_document_index(directory: Path):  # type: ignore[no-untyped-def]
+    ix = whoosh_index.create_in(directory, build_schema())
+    with ix.writer(**WRITER_ARGS) as writer:
+        writer.add_document(id="kept", body="the index before")
+    return ix
+
+
+def test_a_process_that_dies_fails_the_commit_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ix = _one_document_index(tmp_path)
+
+    def die(task, filename: str, count: int) -> None:  # type: ignore[no-untyped-def]
+        os._exit(3)  # as a process killed for its memory would, without a word
+
+    monkeypatch.setattr(writers._SpoolingTask, "_process_file", die)  # forked: inherited
+    writer = _locked_writer(ix)
+    for document in _documents(300):
+        writer.add_document(**document)
+    with pytest.raises(writers.IndexingFailed, match="exit codes"):
+        writer.commit(mergetype=CLEAR)
+    writer.cancel()
+    assert all(not task.is_alive() for task in writer.tasks)
+    with ix.searcher() as searcher:  # the old contents stand
+        assert [fields["id"] for fields in searcher.all_stored_fields()] == ["kept"]
+    assert ix.lock("WRITELOCK").acquire()  # and the lock is free
+
+
+def test_cancel_stops_the_processes(tmp_path: Path) -> None:
+    ix = _one_document_index(tmp_path)
+    writer = _locked_writer(ix)
+    for document in _documents(300):
+        writer.add_document(**document)
+    assert writer.tasks and all(task.is_alive() for task in writer.tasks)
+    writer.cancel()
+    assert all(task.exitcode is not None for task in writer.tasks)
+    with ix.searcher() as searcher:
+        assert searcher.doc_count() == 1
+    assert ix.lock("WRITELOCK").acquire()
+
+
+def test_a_process_whose_parent_died_gives_up(tmp_path: Path) -> None:
+    """A rebuild killed outright (SIGKILL) leaves no process holding the write lock."""
+    ix = _one_document_index(tmp_path)
+    script = f"""
+import os, sys
+from whoosh import index
+from portal.search.index import WRITER_ARGS
+from portal.search.writers import open_writer
+ix = index.open_dir({str(tmp_path)!r})
+writer = open_writer(ix, procs=2, **WRITER_ARGS)
+lock = ix.lock("WRITELOCK"); lock.acquire(); writer.writelock = lock
+for n in range(300):
+    writer.add_document(id=str(n), body="words " * 20)
+print(" ".join(str(task.pid) for task in writer.tasks), flush=True)
+os.kill(os.getpid(), 9)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    pids = [int(pid) for pid in run.stdout.split()]
+    assert run.returncode == -9 and pids, run.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
+    assert ix.lock("WRITELOCK").acquire()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie has ended
+        return stat.read().split(") ")[-1][0] != "Z"
