@@ -1,5 +1,5 @@
-"""Index writers (portal/search/writers.py): postings spilled to disk in chunks come back
-sorted and complete, and an index written with spills is the index written without."""
+"""Index writers (portal/search/writers.py): postings grouped by term come back sorted and
+complete, spilled or not, and the index written with them is Whoosh's, byte for byte."""
 
 from __future__ import annotations
 
@@ -12,63 +12,86 @@ from pathlib import Path
 
 import pytest
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import CLEAR, SegmentWriter
 
 from portal.search import writers
+from portal.search.codec import CompactCodec
 from portal.search.index import WRITER_ARGS
 from portal.search.schema import build_schema
-from portal.search.writers import PostingSpool, SpoolingMpWriter, open_writer
+from portal.search.writers import SpoolingMpWriter, TermPool, open_writer
 
+FIELDS = ["body", "title", "body_fr"]
 WORDS = ["export", "licence", "broker", "dual", "use", "item", "human", "rights", "risk"]
 
 
-def _postings(count: int, seed: int = 7) -> list[tuple]:
+def _postings(documents: int, seed: int = 7) -> list[tuple]:
+    """Postings as a writer adds them: document by document, each (field, term) at most
+    once per document."""
     rng = random.Random(seed)
-    return [
-        (
-            rng.choice(["body", "title", "body_fr"]),
-            rng.choice(WORDS).encode() + str(rng.randrange(50)).encode(),
-            rng.randrange(1000),
-            float(rng.randrange(1, 5)),
-            rng.choice([None, b"H\x01\x00", b"H\x02\x00\x05\x00"]),
-        )
-        for _ in range(count)
-    ]
+    postings = []
+    for docnum in range(documents):
+        drawn = {
+            (rng.choice(FIELDS), rng.choice(WORDS).encode() + b"%d" % rng.randrange(50))
+            for _ in range(rng.randrange(1, 8))
+        }
+        for field, term in sorted(drawn, key=lambda _: rng.random()):
+            value = rng.choice([None, b"H\x01\x00", b"H\x02\x00\x05\x00"])
+            postings.append((field, term, docnum, float(rng.randrange(1, 5)), value))
+    return postings
 
 
-def test_spilled_postings_come_back_sorted_and_complete(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _pool(tmp_path: Path, limit: float) -> TermPool:
+    return TermPool(FileStorage(str(tmp_path)).create(), limit)
+
+
+@pytest.mark.parametrize("limit", [20_000, 10**9], ids=["spilled", "in memory"])
+def test_pooled_postings_come_back_grouped_sorted_and_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
 ) -> None:
     monkeypatch.setattr(writers, "CHUNK", 7)  # chunk boundaries inside every run
-    monkeypatch.setattr(writers, "MAX_OPEN_RUNS", 1)
-    storage = FileStorage(str(tmp_path)).create()
-    segment = W3Codec().new_segment(storage, "MAIN")
-    pool = PostingSpool(storage, segment)
-    pool.limit = 20_000  # bytes: a run every hundred postings or so
-    postings = _postings(2_000)
+    pool = _pool(tmp_path, limit)
+    postings = _postings(600)
     for posting in postings:
         pool.add(posting)
-    assert len(pool.runs) > 10
-    assert pool.fieldnames == {"body", "title", "body_fr"}
-    assert list(pool.iter_postings()) == sorted(postings)
+    assert (len(pool.runs) > 10) if limit < 10**6 else not pool.runs
+    terms = list(pool.iter_terms())
+    keys = [(field, term) for field, term, *_ in terms]
+    assert keys == sorted(set(keys))  # each term once, in order
+    for _, _, ids, weights, values in terms:
+        assert list(ids) == sorted(ids) and len(ids) == len(weights) == len(values)
+    assert [
+        (field, term, docnum, weight, value)
+        for field, term, ids, weights, values in terms
+        for docnum, weight, value in zip(ids, weights, values, strict=True)
+    ] == sorted(postings, key=lambda posting: posting[:3])
     assert not list(tmp_path.glob("*.run"))  # each run file is removed once read
 
 
-def test_runs_merged_down_read_back_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writers, "CHUNK", 5)
-    monkeypatch.setattr(writers, "MAX_OPEN_RUNS", 1)
-    storage = FileStorage(str(tmp_path)).create()
-    pool = PostingSpool(storage, W3Codec().new_segment(storage, "MAIN"))
-    pool.limit = 5_000
-    postings = _postings(600, seed=3)
+def test_iter_postings_gives_whooshs_order(tmp_path: Path) -> None:
+    pool = _pool(tmp_path, 5_000)
+    postings = _postings(200, seed=3)
     for posting in postings:
         pool.add(posting)
-    pool.save()
-    pool.reduce_to(2, 3)  # merges runs into new runs, written from an iterator
-    assert 1 <= len(pool.runs) <= 2
-    assert list(pool.items(maxfiles=2)) == sorted(postings)
+    assert pool.runs
+    assert list(pool.iter_postings()) == sorted(postings, key=lambda posting: posting[:3])
+
+
+def test_a_term_out_of_document_order_is_refused(tmp_path: Path) -> None:
+    pool = _pool(tmp_path, 10**9)
+    pool.add(("body", b"export", 5, 1.0, None))
+    pool.add(("body", b"licence", 2, 1.0, None))  # another term: its own order
+    with pytest.raises(ValueError, match="out of document order"):
+        pool.add(("body", b"export", 4, 1.0, None))
+
+
+def test_cleanup_removes_runs_not_read(tmp_path: Path) -> None:
+    pool = _pool(tmp_path, 2_000)
+    for posting in _postings(100):
+        pool.add(posting)
+    assert pool.runs and list(tmp_path.glob("*.run"))
+    pool.cleanup()
+    assert not pool.runs and not list(tmp_path.glob("*.run"))
 
 
 def _index(directory: Path, writer_factory, documents: list[dict], check=None) -> dict:
@@ -116,7 +139,7 @@ def test_an_index_written_with_spills_is_the_index_written_without(tmp_path: Pat
 
     def spilling(ix):  # type: ignore[no-untyped-def]
         writer = open_writer(ix, **{**WRITER_ARGS, "limitmb": 0.05})  # about 50 KB
-        assert type(writer.pool) is PostingSpool
+        assert type(writer.pool) is TermPool
         return writer
 
     def whooshs(ix):  # type: ignore[no-untyped-def]
@@ -127,6 +150,29 @@ def test_an_index_written_with_spills_is_the_index_written_without(tmp_path: Pat
 
     spilled = _index(tmp_path / "spilled", spilling, documents, spilled_runs)
     assert spilled and spilled == _index(tmp_path / "whoosh", whooshs, documents)
+
+
+def _segment_files(directory: Path) -> dict[str, bytes]:
+    """The one segment's files by extension (segment names are random)."""
+    return {
+        path.name.split(".", 1)[1]: path.read_bytes()
+        for path in directory.iterdir()
+        if path.name.startswith("MAIN_") and "." in path.name
+    }
+
+
+@pytest.mark.parametrize("limitmb", [0.05, 1024], ids=["spilled", "in memory"])
+def test_terms_written_whole_give_whooshs_bytes(tmp_path: Path, limitmb: float) -> None:
+    """Blocks of 8 postings, so that terms span several blocks, each with its own weight
+    and length statistics."""
+    documents = _documents(300)
+    codec = CompactCodec(blocklimit=8, compression=0)
+    args = {key: value for key, value in WRITER_ARGS.items() if key != "limitmb"} | {"codec": codec}
+    _index(tmp_path / "whole", lambda ix: open_writer(ix, **args, limitmb=limitmb), documents)
+    _index(tmp_path / "whoosh", lambda ix: SegmentWriter(ix, **args, limitmb=1024), documents)
+    ours, whooshs = _segment_files(tmp_path / "whole"), _segment_files(tmp_path / "whoosh")
+    assert {"pst", "trm", "_body_len.col"} <= ours.keys()
+    assert ours == whooshs
 
 
 def test_several_processes_write_one_segment_each(tmp_path: Path) -> None:
@@ -208,7 +254,8 @@ for n in range(300):
 print(" ".join(str(task.pid) for task in writer.tasks), flush=True)
 os.kill(os.getpid(), 9)
 """
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # The processes hold the output pipe: a timeout, not a hang, if they never end.
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     pids = [int(pid) for pid in run.stdout.split()]
     assert run.returncode == -9 and pids, run.stderr
     deadline = time.monotonic() + 30

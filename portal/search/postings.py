@@ -33,7 +33,13 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from portal.search.codec import CompactPositions, compact_masks, encoded_lengths, mask_of
+from portal.search.codec import (
+    CompactPerDocReader,
+    CompactPositions,
+    compact_masks,
+    encoded_lengths,
+    mask_of,
+)
 
 #: Memory for postings per searcher, in bytes (estimated); least recently used terms go.
 MAX_CACHED_BYTES = 64 * 2**20
@@ -275,7 +281,10 @@ class PostingsCache:
                 perdoc = getattr(reader, "_perdoc", None)
                 if perdoc is None:
                     raise Unsupported(f"no per-document columns in {type(reader).__name__}")
-                part = encoded_lengths(perdoc, fieldname)
+                if isinstance(perdoc, CompactPerDocReader):
+                    part = perdoc.field_lengths(fieldname)
+                else:  # an index written by Whoosh's own codec
+                    part = encoded_lengths(perdoc, fieldname)
                 # Whoosh takes every length as 1 where a segment has none.
                 if part is None:
                     part = bytes([length_to_byte(1)]) * reader.doc_count_all()

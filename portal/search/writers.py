@@ -1,62 +1,113 @@
-"""Index writers: Whoosh's, with a posting pool that spills to disk and reads back cheaply.
+"""Index writers: Whoosh's, with postings grouped by term as documents are added.
 
-A writer sorts every posting of the documents it adds (one per word per document) in a
-pool; past `limitmb`, Whoosh's pool sorts what it holds and pickles it to a run file one
-posting per call, then reads every posting back one call at a time to merge the runs.
-Rebuilding 50,000 documents spilled about 20 million postings so: half of the rebuild.
-`PostingSpool` keeps Whoosh's accounting and on-disk order but pickles runs in chunks, so
-both ways run in C. `open_writer` gives a writer using it, in one process or several (each
-writing a segment; the commit checks that every process handed one over).
+Whoosh's writer puts every posting (one per word per document) in a pool as a tuple, sorts
+them all when the segment is written (past `limitmb`, sorts what it holds and pickles it to
+a run file one posting at a time, then merges the runs posting by posting), and hands them
+one by one to the postings writer through four calls and four type checks each: most of a
+rebuild. `TermPool` keeps each term's document numbers, weights and values in arrays as
+they come (documents are added in order, so each term's are already sorted), sorts only
+the terms, spills whole terms to disk when full and writes each term's postings whole
+(`CompactFieldWriter.add_grouped_postings`): the same index files, byte for byte.
+`open_writer` gives a writer using it, in one process or several (each writing a segment;
+the commit checks that every process handed one over).
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import queue
-from collections.abc import Iterable, Iterator
-from itertools import islice
+from array import array
+from collections.abc import Iterator
+from contextlib import suppress
+from itertools import groupby
+from operator import itemgetter
 from pickle import HIGHEST_PROTOCOL, dump, load
 from typing import Any, BinaryIO
 
+from whoosh.filedb.filestore import Storage
 from whoosh.index import Index
 from whoosh.multiproc import MpWriter, SubWriterTask
-from whoosh.writing import PostingPool, SegmentWriter
+from whoosh.util import random_name
+from whoosh.writing import SegmentWriter
 
-#: Most postings per pickled chunk of a run (about 10 MB in memory while a run is read).
+#: Most postings per pickled chunk of a spilled run (a few MB in memory while it is read).
 CHUNK = 50_000
-#: Runs Whoosh merges at once (`SortingPool.items`); each holds a chunk in memory meanwhile.
-MAX_OPEN_RUNS = 128
-# Whoosh's estimate of a posting's memory, less the lengths of its strings.
-_POSTING_BYTES = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21
-# What a posting of a few letters and one position takes in memory, measured.
-_POSTING_MEMORY = 200
+# Memory of one posting in a term's arrays and list (document number, weight, the value's
+# bytes object less its length) and of a term's entry, measured.
+_POSTING_BYTES = 4 + 8 + 8 + 33
+_TERM_BYTES = 400
 
 Posting = tuple[str, bytes, int, float, bytes | None]
+#: (field name, term, document numbers, weights, values): a term's postings.
+TermPostings = tuple[str, bytes, array, array, list[bytes | None]]
+_KEY = itemgetter(0, 1)
 
 
-class PostingSpool(PostingPool):
-    """Whoosh's `PostingPool` (same size accounting, same sorted runs) with runs pickled
-    in chunks of `CHUNK` postings instead of one posting at a time."""
+class TermPool:
+    """A segment's postings, grouped by field and term as they are added.
+
+    Takes Whoosh's `PostingPool` place in a writer (`add`, `iter_postings`, `cleanup`, a
+    memory `limit` in bytes): past the limit, the terms held are written sorted to a run
+    file and the pool starts again; `iter_terms` merges the runs term by term (each run
+    holds later documents than the one before, so a term's postings are concatenated).
+    """
+
+    def __init__(self, tempstore: Storage, limit: float) -> None:
+        self.tempstore = tempstore
+        self.limit = limit
+        self.currentsize = 0
+        self.runs: list[str] = []
+        self._fields: dict[str, dict[bytes, tuple[array, array, list[bytes | None]]]] = {}
 
     def add(self, item: Posting) -> None:
-        """Add one (field name, term bytes, document number, weight, value) posting."""
-        fieldname, text, _, _, value = item
-        self.fieldnames.add(fieldname)
-        self.currentsize += _POSTING_BYTES + len(fieldname) + 2 * len(text) + len(value or b"")
+        """Add one (field name, term bytes, document number, weight, value) posting; a
+        term's postings must come in document order (a writer adds documents in order)."""
+        fieldname, text, docnum, weight, value = item
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+        postings = terms.get(text)
+        if postings is None:
+            terms[text] = (array("I", (docnum,)), array("d", (weight,)), [value])
+            self.currentsize += _TERM_BYTES + len(text)
+        else:
+            ids, weights, values = postings
+            if docnum < ids[-1]:
+                raise ValueError(f"postings of {fieldname}:{text!r} out of document order")
+            ids.append(docnum)
+            weights.append(weight)
+            values.append(value)
+        self.currentsize += _POSTING_BYTES + len(value or b"")
         if self.currentsize > self.limit:
-            self.save()
-        self.current.append(item)
+            self._spill()
 
-    def _write_run(self, f: BinaryIO, items: Iterable[Posting]) -> None:
-        # Chunks small enough that the runs being merged hold no more than the pool's limit.
-        size = max(1, min(CHUNK, int(self.limit) // (MAX_OPEN_RUNS * _POSTING_MEMORY)))
-        postings = iter(items)
-        while chunk := list(islice(postings, size)):
-            dump(chunk, f, HIGHEST_PROTOCOL)
-        f.close()
+    def _held(self) -> Iterator[TermPostings]:
+        """The terms held in memory, sorted by field name and term."""
+        for fieldname, terms in sorted(self._fields.items()):
+            for text in sorted(terms):
+                yield (fieldname, text, *terms[text])
 
-    def _read_run(self, path: str) -> Iterator[Posting]:
-        f = self._open_run(path)
+    def _spill(self) -> None:
+        """Write the terms held to a run file, in chunks of about `CHUNK` postings."""
+        path = f"{random_name()}.run"
+        with self.tempstore.create_file(path).raw_file() as f:
+            self.runs.append(path)
+            chunk: list[TermPostings] = []
+            size = 0
+            for term in self._held():
+                chunk.append(term)
+                size += len(term[2])
+                if size >= CHUNK:
+                    dump(chunk, f, HIGHEST_PROTOCOL)
+                    chunk, size = [], 0
+            if chunk:
+                dump(chunk, f, HIGHEST_PROTOCOL)
+        self._fields = {}
+        self.currentsize = 0
+
+    def _read_run(self, path: str) -> Iterator[TermPostings]:
+        f: BinaryIO = self.tempstore.open_file(path).raw_file()
         try:
             while True:
                 try:
@@ -66,22 +117,68 @@ class PostingSpool(PostingPool):
                 yield from chunk
         finally:
             f.close()
-            self._remove_run(path)
+            self.tempstore.delete_file(path)
+
+    def iter_terms(self) -> Iterator[TermPostings]:
+        """Every term's postings, sorted by field name and term, documents ascending."""
+        if not self.runs:
+            yield from self._held()
+            return
+        sources = [self._read_run(path) for path in self.runs] + [self._held()]
+        self.runs = []
+        # heapq.merge is stable: a term's parts come in the order of their runs.
+        for _, group in groupby(heapq.merge(*sources, key=_KEY), key=_KEY):
+            first, *rest = group
+            for _, _, ids, weights, values in rest:  # the first's arrays are this pool's
+                first[2].extend(ids)
+                first[3].extend(weights)
+                first[4].extend(values)
+            yield first
+
+    def iter_postings(self) -> Iterator[Posting]:
+        """Every posting as Whoosh's pool gives them, sorted (for another codec's writer)."""
+        for fieldname, text, ids, weights, values in self.iter_terms():
+            for docnum, weight, value in zip(ids, weights, values, strict=True):
+                yield fieldname, text, docnum, weight, value
+
+    def cleanup(self) -> None:
+        """Remove the run files not yet read (a cancelled writer)."""
+        for path in self.runs:
+            with suppress(OSError):
+                self.tempstore.delete_file(path)
+        self.runs = []
 
 
-def _use_spool(writer: SegmentWriter) -> None:
-    """Give a new writer a `PostingSpool` with the same memory limit (it holds nothing yet)."""
-    limit = writer.pool.limit
-    writer.pool = PostingSpool(writer._tempstorage, writer.newsegment)
-    writer.pool.limit = limit
+def _use_term_pool(writer: SegmentWriter) -> None:
+    """Give a new writer a `TermPool` with the same memory limit (it holds nothing yet)."""
+    writer.pool = TermPool(writer._tempstorage, writer.pool.limit)
 
 
-class SpoolingSegmentWriter(SegmentWriter):
-    """Whoosh's `SegmentWriter` with a `PostingSpool`."""
+class _WritesTermsWhole(SegmentWriter):
+    """Writes the pool's postings term by term where the codec's field writer can."""
+
+    def _flush_segment(self) -> None:
+        # SegmentWriter._flush_segment, with the postings handed over grouped by term.
+        fieldwriter = self.fieldwriter
+        if not hasattr(fieldwriter, "add_grouped_postings"):
+            super()._flush_segment()
+            return
+        self.perdocwriter.close()
+        perdoc = self.per_document_reader() if self.codec.length_stats else None
+        try:
+            fieldwriter.add_grouped_postings(self.schema, perdoc, self.pool.iter_terms())
+            fieldwriter.close()
+        finally:
+            if perdoc is not None:
+                perdoc.close()
+
+
+class SpoolingSegmentWriter(_WritesTermsWhole):
+    """Whoosh's `SegmentWriter` with a `TermPool`."""
 
     def __init__(self, ix: Index, **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
-        _use_spool(self)
+        _use_term_pool(self)
 
 
 class IndexingFailed(RuntimeError):
@@ -93,15 +190,19 @@ class _SpoolingTask(SubWriterTask):
     `SpoolingSegmentWriter`, and giving up if its parent dies (a parent killed outright
     would otherwise leave it waiting for work forever, holding the index's write lock)."""
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        # Taken in the parent: the parent may be gone before the new process first runs.
+        self.parent_pid = os.getpid()
+
     def run(self) -> None:
-        parent = os.getppid()
         ix = self.storage.open_index(self.indexname)
         writer = self.writer = SpoolingSegmentWriter(ix, _lk=False, **self.kwargs)
         while self.running:
             try:
                 job = self.jobqueue.get(timeout=1.0)
             except queue.Empty:
-                self.running = os.getppid() == parent
+                self.running = os.getppid() == self.parent_pid
                 continue
             if job is None:  # the parent's signal to finish
                 break
@@ -109,18 +210,18 @@ class _SpoolingTask(SubWriterTask):
         if not self.running:
             writer.cancel()
             return
-        fieldnames = writer.pool.fieldnames
-        self.resultqueue.put((None, fieldnames, writer._finalize_segment()), timeout=5)
+        # (run name, field names, segment): only the segment is read with multisegment.
+        self.resultqueue.put((None, None, writer._finalize_segment()), timeout=5)
 
 
-class SpoolingMpWriter(MpWriter):
+class SpoolingMpWriter(MpWriter, _WritesTermsWhole):
     """Whoosh's `MpWriter` (with `multisegment`: a segment from each process) whose
-    processes use a `PostingSpool`, which commits only if every process handed its segment
+    processes and itself use a `TermPool`, which commits only if every process handed its segment
     over, and whose `cancel` stops them."""
 
     def __init__(self, ix: Index, **kwargs: Any) -> None:
         super().__init__(ix, multisegment=True, **kwargs)
-        _use_spool(self)
+        _use_term_pool(self)
 
     def _new_task(self) -> _SpoolingTask:
         task = _SpoolingTask(
