@@ -456,6 +456,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "DATABASE_URL": url,
         "SEARCH_INDEX_DIR": str(index_dir),
         "RATELIMIT_ENABLED": "false",
+        # Where production keeps the pages its workers share (on by default), in the workdir.
+        "KEPT_PAGES_DIR": str(workdir / "kept-pages"),
     }
     quote = urllib.parse.quote_plus
     pages: list[tuple[str, list[str], str | None]] = [
@@ -471,6 +473,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         pages.insert(5, ("Atom feed", [args.feed_url], None))
     if args.pages:
         pages = [p for p in pages if any(w in p[0] for w in args.pages.split(","))]
+    if args.no_shared_pages:
+        portal_env["KEPT_PAGES_DIR"] = ""
     if args.no_visitor_pages:
         portal_env["VISITOR_PAGE_SECONDS"] = "0"
     concurrency = [int(c) for c in args.clients.split(",")]
@@ -606,6 +610,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pages", help="only pages whose name contains one of these words")
     parser.add_argument(
         "--no-visitor-pages", action="store_true", help="render every page (no kept pages)"
+    )
+    parser.add_argument(
+        "--no-shared-pages", action="store_true", help="each worker keeps only its own pages"
     )
     args = parser.parse_args(argv)
     if args.worker_class == "gthread" and args.threads == 1:

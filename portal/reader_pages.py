@@ -35,8 +35,9 @@ from portal.auth.sessions import Idle, idle_state, session_claim, signed_in
 from portal.auth.tokens import token_hash
 from portal.data_version import read_now, with_data_version
 from portal.i18n import locale_for
+from portal.kept_pages import KeptPage, kept_pages
 from portal.models import User
-from portal.visitor_pages import KEPT_ENDPOINTS, KeptPage, KeptPages, keepable, page_key
+from portal.visitor_pages import KEPT_ENDPOINTS, keepable, page_key
 
 _MARK = "portal.reader_page"
 _SERVED = "portal.reader_page_served"
@@ -108,6 +109,6 @@ def init_app(app: Flask) -> None:
     """Serve a reader's kept pages before the views run; keep new ones after."""
     if app.config.get("VISITOR_PAGE_SECONDS", 30) <= 0:
         return
-    app.extensions["reader_pages"] = KeptPages()
+    app.extensions["reader_pages"] = kept_pages(app, "readers")
     app.before_request(_serve_kept_page)
     app.after_request(_keep)

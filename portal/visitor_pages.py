@@ -13,16 +13,14 @@ kept (every query would be its own page).
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from portal.data_version import data_version
+from portal.kept_pages import MAX_PAGE_BYTES, KeptPage, kept_pages
 
 #: Read-only pages whose visitor version is the same for every visitor.
 KEPT_ENDPOINTS = frozenset(
@@ -37,58 +35,8 @@ KEPT_ENDPOINTS = frozenset(
         "states.show",
     }
 )
-MAX_PAGES = 512
-MAX_PAGE_BYTES = 512 * 1024
-#: What one store may hold in all, per worker (a few hundred typical pages).
-MAX_BYTES = 32 * 1024 * 1024
 #: Where a request that may be kept records its page key and data version.
 _MARK = "portal.visitor_page"
-
-
-@dataclass(frozen=True)
-class KeptPage:
-    """A rendered page and when it was made."""
-
-    body: bytes
-    mimetype: str
-    etag: str
-    made: float
-
-
-class KeptPages:
-    """This worker's kept pages for one version of the data (LRU, thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pages: OrderedDict[str, KeptPage] = OrderedDict()
-        self._bytes = 0
-        self._version: int | None = None
-
-    def get(self, url: str, version: int, max_age: float) -> KeptPage | None:
-        """The page kept for `url` at `version`, if younger than `max_age` seconds."""
-        with self._lock:
-            if version != self._version:
-                self._pages.clear()
-                self._bytes = 0
-                self._version = version
-                return None
-            page = self._pages.get(url)
-            if page is None or time.monotonic() - page.made > max_age:
-                return None
-            self._pages.move_to_end(url)
-            return page
-
-    def put(self, url: str, version: int, page: KeptPage) -> None:
-        """Keep `page` for `url` if the data is still at `version`."""
-        with self._lock:
-            if version != self._version:
-                return
-            replaced = self._pages.pop(url, None)
-            self._bytes += len(page.body) - (len(replaced.body) if replaced else 0)
-            self._pages[url] = page
-            while len(self._pages) > MAX_PAGES or self._bytes > MAX_BYTES:
-                _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped.body)
 
 
 def _is_visitor_request(app: Flask) -> bool:
@@ -163,6 +111,6 @@ def init_app(app: Flask) -> None:
     """Serve visitors' kept pages before the views run; keep new ones after."""
     if app.config.get("VISITOR_PAGE_SECONDS", 30) <= 0:
         return
-    app.extensions["visitor_pages"] = KeptPages()
+    app.extensions["visitor_pages"] = kept_pages(app, "visitors")
     app.before_request(_serve_kept_page)
     app.after_request(_keep_and_revalidate)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from itertools import combinations
 
@@ -123,18 +122,3 @@ def test_readers_of_one_evidence_audience_count_the_same_documents(
             assert counted(a) == counted(b)
         else:
             assert counted(a) != counted(b)
-
-
-def test_a_workers_kept_pages_stay_within_their_byte_budget(monkeypatch) -> None:
-    from portal import visitor_pages
-    from portal.visitor_pages import KeptPage, KeptPages
-
-    monkeypatch.setattr(visitor_pages, "MAX_BYTES", 3000)
-    pages = KeptPages()
-    assert pages.get("/a", 1, 30) is None  # adopts version 1
-    for name in "abcd":
-        pages.put(f"/{name}", 1, KeptPage(b"x" * 1000, "text/html", "", time.monotonic()))
-    assert pages.get("/a", 1, 30) is None, "the oldest page made room"
-    assert all(pages.get(f"/{name}", 1, 30) for name in "bcd")
-    pages.put("/d", 1, KeptPage(b"y" * 1000, "text/html", "", time.monotonic()))  # replaced
-    assert all(pages.get(f"/{name}", 1, 30) for name in "bcd")

@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, request
 
 from portal.data_version import data_version
 from portal.feeds.atom import AtomDocument
-from portal.visitor_pages import KeptPage, KeptPages
+from portal.kept_pages import KeptPage, KeptPages
 
 ATOM_MIMETYPE = "application/atom+xml"
 
