@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from portal.data_version import data_version
-from portal.kept_pages import MAX_PAGE_BYTES, KeptPage, kept_pages
+from portal.kept_pages import KeptPage, kept_pages
 
 #: Read-only pages whose visitor version is the same for every visitor.
 KEPT_ENDPOINTS = frozenset(
@@ -35,6 +35,8 @@ KEPT_ENDPOINTS = frozenset(
         "states.show",
     }
 )
+#: The largest page kept.
+MAX_PAGE_BYTES = 512 * 1024
 #: Where a request that may be kept records its page key and data version.
 _MARK = "portal.visitor_page"
 

@@ -43,8 +43,12 @@ def test_a_workers_kept_pages_stay_within_their_byte_budget(
     assert all(pages.get(f"/{name}", 1, 30) for name in "bcd")
 
 
+def _shared(directory: Path, max_age: float = 30, **kwargs: int) -> SharedPages:
+    return SharedPages(directory, b"secret", max_age, **kwargs)
+
+
 def _two_workers(directory: Path, max_age: float = 30) -> tuple[KeptPages, KeptPages]:
-    return KeptPages(SharedPages(directory, max_age)), KeptPages(SharedPages(directory, max_age))
+    return KeptPages(_shared(directory, max_age)), KeptPages(_shared(directory, max_age))
 
 
 def test_a_page_one_worker_kept_is_served_by_another_at_the_same_version(tmp_path: Path) -> None:
@@ -56,29 +60,85 @@ def test_a_page_one_worker_kept_is_served_by_another_at_the_same_version(tmp_pat
     assert second.get("/b", 7, 30) is None
     assert second.get("/a", 8, 30) is None, "another version of the data"
     first.put("/a", 7, _page(b"<p>too old</p>", age=31))
-    assert KeptPages(SharedPages(tmp_path / "pages", 30)).get("/a", 7, 30) is None
-    assert KeptPages(SharedPages(tmp_path / "pages", 60)).get("/a", 7, 20) is None
+    assert KeptPages(_shared(tmp_path / "pages")).get("/a", 7, 30) is None
+    assert KeptPages(_shared(tmp_path / "pages", 60)).get("/a", 7, 20) is None
+
+
+def test_a_page_made_for_an_older_version_is_not_shared(tmp_path: Path) -> None:
+    first, second = _two_workers(tmp_path / "pages")
+    first.get("/a", 2, 30)  # this worker has seen version 2 already
+    first.put("/a", 1, _page(b"<p>made at version 1</p>"))
+    assert not list((tmp_path / "pages").iterdir())
+    assert second.get("/a", 1, 30) is None
+
+
+def _app(tmp_path: Path, url: str = "sqlite:///one.sqlite3", **config: object) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="k" * 32, KEPT_PAGES_DIR=str(tmp_path / "kept")
+    )
+    app.config.update(config)
+    return app
 
 
 def test_shared_files_are_the_portals_own(tmp_path: Path) -> None:
-    first, _ = _two_workers(tmp_path / "pages")
-    first.get("/a", 1, 30)
-    first.put("/a", 1, _page())
-    assert stat.S_IMODE((tmp_path / "pages").stat().st_mode) == 0o700
-    files = list((tmp_path / "pages").iterdir())
-    assert len(files) == 1 and stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    assert b"/a" not in files[0].name.encode(), "a key (a session's hash) is not a file name"
+    pages = kept_pages.kept_pages(_app(tmp_path), "readers")
+    pages.get("/a", 1, 30)
+    pages.put("/a", 1, _page(b"<p>Amelie</p>"))
+    (file,) = (tmp_path / "kept").glob("*/readers/*")
+    for directory in (tmp_path / "kept", file.parent.parent, file.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert b"/a" not in file.read_bytes(), "the key (a session's hash) is not written"
+
+
+def test_a_directory_others_could_use_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "kept").mkdir(mode=0o755)
+    (tmp_path / "kept").chmod(0o755)
+    with caplog.at_level(logging.WARNING, "portal.pages"):
+        pages = kept_pages.kept_pages(_app(tmp_path), "visitors")
+    assert "not shared" in caplog.text and pages._shared is None
+
+
+def test_a_new_server_starts_afresh_and_clears_earlier_servers_old_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    earlier = kept_pages.kept_pages(_app(tmp_path), "visitors")
+    earlier.get("/", 1, 30)
+    earlier.put("/", 1, _page())
+    (file,) = (tmp_path / "kept").glob("*/visitors/*")
+    monkeypatch.setattr(kept_pages.os, "getppid", lambda: 1)  # another master process
+    later = kept_pages.kept_pages(_app(tmp_path), "visitors")
+    assert later.get("/", 1, 30) is None, "a restart or a deployment: render again"
+    assert file.exists(), "still young: the earlier server may be running"
+    os.utime(file, (time.time() - 3600, time.time() - 3600))
+    kept_pages.kept_pages(_app(tmp_path), "visitors")
+    assert not file.exists()
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"not json\n<p>", b'{"key": "/a"}\n<p>', b'["/a", 1]\n<p>', b"\xff\xfe\n"]
+    "damage",
+    [
+        lambda data: b"",
+        lambda data: b"not json\n<p>",
+        lambda data: b'{"version": 1}\n<p>',
+        lambda data: b"[1, 2]\n<p>",
+        lambda data: b"\xff\xfe\n",
+        lambda data: data[:-3],  # a body cut short, its header whole
+        lambda data: data.replace(b"kept", b"kEpt"),  # same length, other bytes
+    ],
 )
-def test_a_damaged_file_is_rendered_again_not_served(tmp_path: Path, content: bytes) -> None:
+def test_a_damaged_file_is_rendered_again_not_served(
+    tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
     first, second = _two_workers(tmp_path / "pages")
     first.get("/a", 1, 30)
     first.put("/a", 1, _page())
     (shared,) = (tmp_path / "pages").iterdir()
-    shared.write_bytes(content)
+    assert KeptPages(_shared(tmp_path / "pages")).get("/a", 1, 30) is not None
+    shared.write_bytes(damage(shared.read_bytes()))
     assert second.get("/a", 1, 30) is None
 
 
@@ -88,23 +148,36 @@ def test_an_unwritable_directory_only_stops_sharing(
     first, second = _two_workers(tmp_path / "pages")
     first.get("/a", 1, 30)
 
-    def refuse(*args: object, **kwargs: object) -> int:
+    def refuse(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(kept_pages.os, "open", refuse)
+    monkeypatch.setattr(kept_pages.os, "replace", refuse)
     with caplog.at_level(logging.WARNING, "portal.pages"):
         first.put("/a", 1, _page())
     assert "No space left" in caplog.text
     assert first.get("/a", 1, 30) is not None, "still kept in the worker's memory"
     assert second.get("/a", 1, 30) is None
-    assert not list((tmp_path / "pages").iterdir())
+    assert not list((tmp_path / "pages").iterdir()), "nor a temporary file left"
+
+
+def test_a_sweep_that_cannot_remove_files_does_not_fail_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kept_pages, "SWEEP_EVERY", 1)
+    shared = _shared(tmp_path / "pages", max_files=0)
+
+    def refuse(path: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(kept_pages.os, "unlink", refuse)
+    shared.put("/a", 1, _page())  # sweeps, and cannot remove anything
 
 
 def test_old_files_are_swept_and_their_number_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(kept_pages, "SWEEP_EVERY", 5)
-    shared = SharedPages(tmp_path / "pages", max_age=30, max_files=3)
+    shared = _shared(tmp_path / "pages", max_files=3)
     for number in range(4):
         shared.put(f"/{number}", 1, _page())
     for age, path in enumerate(sorted((tmp_path / "pages").iterdir()), start=5):
@@ -128,16 +201,14 @@ def test_sharing_is_on_by_default_in_production_only(tmp_path: Path) -> None:
 
 def test_each_database_has_its_own_shared_pages(tmp_path: Path) -> None:
     def store(url: str) -> KeptPages:
-        app = Flask(__name__)
-        app.config.update(SQLALCHEMY_DATABASE_URI=url, KEPT_PAGES_DIR=str(tmp_path))
-        return kept_pages.kept_pages(app, "visitors")
+        return kept_pages.kept_pages(_app(tmp_path, url), "visitors")
 
     one, other = store("sqlite:///one.sqlite3"), store("sqlite:///other.sqlite3")
     one.get("/", 1, 30)
     one.put("/", 1, _page())
     assert store("sqlite:///one.sqlite3").get("/", 1, 30) is not None
     assert other.get("/", 1, 30) is None
-    assert len(list(tmp_path.iterdir())) == 2
+    assert len(list((tmp_path / "kept").iterdir())) == 2
 
 
 @pytest.fixture
