@@ -180,8 +180,8 @@ def _remove_old_files(directory: Path | str, max_age: float) -> list[tuple[float
 
 
 class KeptPages:
-    """This worker's kept pages for one version of the data (LRU, thread-safe), and the
-    node's `shared` ones if given."""
+    """This worker's kept pages for one version of the data (LRU, thread-safe), and its
+    server's `shared` ones if given."""
 
     def __init__(self, shared: SharedPages | None = None) -> None:
         self._lock = threading.Lock()

@@ -77,6 +77,31 @@ def test_iter_postings_gives_whooshs_order(tmp_path: Path) -> None:
     assert list(pool.iter_postings()) == sorted(postings, key=lambda posting: posting[:3])
 
 
+def test_many_runs_are_merged_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "MAX_OPEN_RUNS", 3)
+    monkeypatch.setattr(writers, "CHUNK", 5)
+    pool = _pool(tmp_path, 3_000)
+    postings = _postings(400, seed=5)
+    for posting in postings:
+        pool.add(posting)
+    assert len(pool.runs) > 20
+    merged = [
+        (field, term, docnum, weight, value)
+        for field, term, ids, weights, values in pool.iter_terms()
+        for docnum, weight, value in zip(ids, weights, values, strict=True)
+    ]
+    assert merged == sorted(postings, key=lambda posting: posting[:3])
+    assert not list(tmp_path.glob("*.run"))
+
+
+def test_a_term_out_of_document_order_across_runs_is_refused(tmp_path: Path) -> None:
+    pool = _pool(tmp_path, 1)  # every posting spills
+    pool.add(("body", b"export", 5, 1.0, None))
+    pool.add(("body", b"export", 3, 1.0, None))  # a run of its own: not seen by add
+    with pytest.raises(ValueError, match="out of document order"):
+        list(pool.iter_terms())
+
+
 def test_a_term_out_of_document_order_is_refused(tmp_path: Path) -> None:
     pool = _pool(tmp_path, 10**9)
     pool.add(("body", b"export", 5, 1.0, None))
@@ -168,7 +193,17 @@ def test_terms_written_whole_give_whooshs_bytes(tmp_path: Path, limitmb: float) 
     documents = _documents(300)
     codec = CompactCodec(blocklimit=8, compression=0)
     args = {key: value for key, value in WRITER_ARGS.items() if key != "limitmb"} | {"codec": codec}
-    _index(tmp_path / "whole", lambda ix: open_writer(ix, **args, limitmb=limitmb), documents)
+
+    def spilled_as_asked(writer) -> None:  # type: ignore[no-untyped-def]
+        assert bool(writer.pool.runs) == (limitmb < 1)
+
+    whole = _index(
+        tmp_path / "whole",
+        lambda ix: open_writer(ix, **args, limitmb=limitmb),
+        documents,
+        spilled_as_asked,
+    )
+    assert whole
     _index(tmp_path / "whoosh", lambda ix: SegmentWriter(ix, **args, limitmb=1024), documents)
     ours, whooshs = _segment_files(tmp_path / "whole"), _segment_files(tmp_path / "whoosh")
     assert {"pst", "trm", "_body_len.col"} <= ours.keys()
@@ -238,11 +273,14 @@ def test_cancel_stops_the_processes(tmp_path: Path) -> None:
     assert ix.lock("WRITELOCK").acquire()
 
 
-def test_a_process_whose_parent_died_gives_up(tmp_path: Path) -> None:
-    """A rebuild killed outright (SIGKILL) leaves no process holding the write lock."""
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_a_process_whose_parent_died_gives_up(tmp_path: Path, start_method: str) -> None:
+    """A rebuild killed outright (SIGKILL) leaves no process holding the write lock, however
+    its processes were started (forkserver: Python 3.14's default on Linux)."""
     ix = _one_document_index(tmp_path)
     script = f"""
-import os, sys
+import multiprocessing, os, sys
+multiprocessing.set_start_method({start_method!r}, force=True)
 from whoosh import index
 from portal.search.index import WRITER_ARGS
 from portal.search.writers import open_writer
@@ -263,6 +301,32 @@ os.kill(os.getpid(), 9)
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in pids)
     assert ix.lock("WRITELOCK").acquire()
+
+
+def test_processes_started_by_a_forkserver_hand_their_segments_over(tmp_path: Path) -> None:
+    """Python 3.14 starts processes from a fork server on Linux: their parent is that
+    server, not the writer, and they must still wait for work rather than give up."""
+    _one_document_index(tmp_path)
+    script = f"""
+import multiprocessing
+multiprocessing.set_start_method("forkserver", force=True)
+from whoosh import index
+from portal.search.index import WRITER_ARGS
+from portal.search.writers import open_writer
+ix = index.open_dir({str(tmp_path)!r})
+writer = open_writer(ix, procs=2, **WRITER_ARGS)
+lock = ix.lock("WRITELOCK"); lock.acquire(); writer.writelock = lock
+for n in range(300):
+    writer.add_document(id=str(n), body="words " * 20)
+import time; time.sleep(2.5)  # idle longer than a task's wait for work
+for n in range(300, 400):
+    writer.add_document(id=str(n), body="words " * 20)
+writer.commit()
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    with whoosh_index.open_dir(tmp_path).searcher() as searcher:
+        assert searcher.doc_count() == 401
 
 
 def _alive(pid: int) -> bool:

@@ -15,12 +15,12 @@ the commit checks that every process handed one over).
 from __future__ import annotations
 
 import heapq
-import os
 import queue
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from itertools import groupby
+from multiprocessing import parent_process
 from operator import itemgetter
 from pickle import HIGHEST_PROTOCOL, dump, load
 from typing import Any, BinaryIO
@@ -33,6 +33,8 @@ from whoosh.writing import SegmentWriter
 
 #: Most postings per pickled chunk of a spilled run (a few MB in memory while it is read).
 CHUNK = 50_000
+#: Runs merged at once; more are first merged in batches of this many (open files, memory).
+MAX_OPEN_RUNS = 128
 # Memory of one posting in a term's arrays and list (document number, weight, the value's
 # bytes object less its length) and of a term's entry, measured.
 _POSTING_BYTES = 4 + 8 + 8 + 33
@@ -89,22 +91,28 @@ class TermPool:
                 yield (fieldname, text, *terms[text])
 
     def _spill(self) -> None:
-        """Write the terms held to a run file, in chunks of about `CHUNK` postings."""
+        """Write the terms held to a run file and start again."""
+        self.runs.append(self._write_run(self._held()))
+        self._fields = {}
+        self.currentsize = 0
+
+    def _write_run(self, terms: Iterable[TermPostings]) -> str:
+        """Write sorted terms to a new run file, in chunks small enough that the runs merged
+        at once (MAX_OPEN_RUNS) hold about the pool's limit in memory; its name."""
+        most = max(1, min(CHUNK, int(self.limit) // (MAX_OPEN_RUNS * _POSTING_BYTES)))
         path = f"{random_name()}.run"
         with self.tempstore.create_file(path).raw_file() as f:
-            self.runs.append(path)
             chunk: list[TermPostings] = []
             size = 0
-            for term in self._held():
+            for term in terms:
                 chunk.append(term)
                 size += len(term[2])
-                if size >= CHUNK:
+                if size >= most:
                     dump(chunk, f, HIGHEST_PROTOCOL)
                     chunk, size = [], 0
             if chunk:
                 dump(chunk, f, HIGHEST_PROTOCOL)
-        self._fields = {}
-        self.currentsize = 0
+        return path
 
     def _read_run(self, path: str) -> Iterator[TermPostings]:
         f: BinaryIO = self.tempstore.open_file(path).raw_file()
@@ -119,21 +127,35 @@ class TermPool:
             f.close()
             self.tempstore.delete_file(path)
 
+    @staticmethod
+    def _merged(sources: list[Iterator[TermPostings]]) -> Iterator[TermPostings]:
+        """Sorted terms from sorted sources, each term's parts joined in source order."""
+        # heapq.merge is stable: a term's parts come in the order of their sources. Only the
+        # last source is the pool itself, so the arrays extended here are a run's copies.
+        for _, group in groupby(heapq.merge(*sources, key=_KEY), key=_KEY):
+            first, *rest = group
+            fieldname, text, ids, weights, values = first
+            for part in rest:
+                if part[2][0] < ids[-1]:
+                    raise ValueError(f"postings of {fieldname}:{text!r} out of document order")
+                ids.extend(part[2])
+                weights.extend(part[3])
+                values.extend(part[4])
+            yield first
+
     def iter_terms(self) -> Iterator[TermPostings]:
         """Every term's postings, sorted by field name and term, documents ascending."""
         if not self.runs:
             yield from self._held()
             return
+        # Runs hold successive documents: the first ones are merged into one, in place.
+        while len(self.runs) > MAX_OPEN_RUNS:
+            batch, rest = self.runs[:MAX_OPEN_RUNS], self.runs[MAX_OPEN_RUNS:]
+            merged = self._write_run(self._merged([self._read_run(path) for path in batch]))
+            self.runs = [merged, *rest]
         sources = [self._read_run(path) for path in self.runs] + [self._held()]
         self.runs = []
-        # heapq.merge is stable: a term's parts come in the order of their runs.
-        for _, group in groupby(heapq.merge(*sources, key=_KEY), key=_KEY):
-            first, *rest = group
-            for _, _, ids, weights, values in rest:  # the first's arrays are this pool's
-                first[2].extend(ids)
-                first[3].extend(weights)
-                first[4].extend(values)
-            yield first
+        yield from self._merged(sources)
 
     def iter_postings(self) -> Iterator[Posting]:
         """Every posting as Whoosh's pool gives them, sorted (for another codec's writer)."""
@@ -190,19 +212,16 @@ class _SpoolingTask(SubWriterTask):
     `SpoolingSegmentWriter`, and giving up if its parent dies (a parent killed outright
     would otherwise leave it waiting for work forever, holding the index's write lock)."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        # Taken in the parent: the parent may be gone before the new process first runs.
-        self.parent_pid = os.getpid()
-
     def run(self) -> None:
+        parent = parent_process()
+        assert parent is not None, "runs in a process of its own"
         ix = self.storage.open_index(self.indexname)
         writer = self.writer = SpoolingSegmentWriter(ix, _lk=False, **self.kwargs)
         while self.running:
             try:
                 job = self.jobqueue.get(timeout=1.0)
             except queue.Empty:
-                self.running = os.getppid() == self.parent_pid
+                self.running = parent.is_alive()  # its pipe, whatever the start method
                 continue
             if job is None:  # the parent's signal to finish
                 break
