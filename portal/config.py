@@ -119,7 +119,7 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         # Seconds a worker may serve a visitor's page from memory (0: never); any audited
         # change ends them at once (portal/visitor_pages.py).
         "VISITOR_PAGE_SECONDS": int(env.get("VISITOR_PAGE_SECONDS", 30)),
-        # Where a node's workers share the pages they keep (portal/kept_pages.py); empty:
+        # Where a server's workers share the pages they keep (portal/kept_pages.py); empty:
         # each worker renders its own. On by default in production, where several workers run.
         "KEPT_PAGES_DIR": env.get(
             "KEPT_PAGES_DIR", str(instance_path / "kept-pages") if production else ""

@@ -78,6 +78,12 @@ def _digest(data: bytes, secret: bytes = b"") -> str:
     return hashlib.blake2b(data, key=secret, digest_size=16).hexdigest()
 
 
+def body_etag(body: bytes) -> str:
+    """A strong entity tag for a response body (also what a shared file's body is checked
+    against)."""
+    return _digest(body)
+
+
 class SharedPages:
     """Pages in `directory`, each a file: a JSON header line, then the body."""
 
@@ -107,7 +113,7 @@ class SharedPages:
         header, _, body = data.partition(b"\n")
         try:
             meta = json.loads(header)
-            whole = meta["length"] == len(body) and meta["digest"] == _digest(body)
+            whole = meta["length"] == len(body) and meta["digest"] == body_etag(body)
             if not whole or meta["version"] != version:
                 return None
             age = time.time() - float(meta["made"])
@@ -123,7 +129,7 @@ class SharedPages:
             "mimetype": page.mimetype,
             "etag": page.etag,
             "length": len(page.body),
-            "digest": _digest(page.body),
+            "digest": body_etag(page.body),
         }
         path = self._path(key)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
@@ -237,7 +243,8 @@ def _code_identity() -> str:
         for path in _PACKAGE.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts  # written as workers import
     )
-    return _digest(repr([(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files]).encode())
+    stats = [(str(path), path.stat()) for path in files]
+    return _digest(repr([(name, st.st_mtime_ns, st.st_size) for name, st in stats]).encode())
 
 
 def kept_pages(app: Flask, name: str) -> KeptPages:

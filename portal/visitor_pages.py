@@ -12,7 +12,6 @@ kept (every query would be its own page).
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 from flask import Flask, Response, current_app, request, session
@@ -20,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from portal.data_version import data_version
-from portal.kept_pages import KeptPage, kept_pages
+from portal.kept_pages import KeptPage, body_etag, kept_pages
 
 #: Read-only pages whose visitor version is the same for every visitor.
 KEPT_ENDPOINTS = frozenset(
@@ -72,11 +71,6 @@ def _serve_kept_page() -> ResponseReturnValue | None:
     response = Response(page.body, mimetype=page.mimetype)
     response.set_etag(page.etag)
     return response
-
-
-def body_etag(body: bytes) -> str:
-    """A strong entity tag for a response body."""
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 def keepable(response: Response) -> bool:

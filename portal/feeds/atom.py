@@ -17,9 +17,9 @@ from markupsafe import Markup
 from portal.access import author_label
 from portal.clock import as_utc
 from portal.documents.listing import DocumentFilters
+from portal.kept_pages import body_etag
 from portal.mail import external_url
 from portal.models import Document, State
-from portal.visitor_pages import body_etag
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EXCERPT_CHARACTERS = 400
