@@ -119,6 +119,10 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         # Seconds a worker may serve a visitor's page from memory (0: never); any audited
         # change ends them at once (portal/visitor_pages.py).
         "VISITOR_PAGE_SECONDS": int(env.get("VISITOR_PAGE_SECONDS", 30)),
+        # PostgreSQL: each worker learns of changes from the database's notifications instead
+        # of reading the data version for each visitor's kept page (portal/version_watch.py).
+        # On by default in production; one connection more per worker.
+        "DATA_VERSION_LISTEN": _flag(env, "DATA_VERSION_LISTEN", production),
         # Where a server's workers share the pages they keep (portal/kept_pages.py); empty:
         # each worker renders its own. On by default in production, where several workers run.
         "KEPT_PAGES_DIR": env.get(

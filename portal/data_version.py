@@ -3,6 +3,11 @@
 Every change made through the services appends an audit event in the same transaction, so
 the audit trail's length grows with every change, on whichever worker or node made it. A
 cache entry made at one version is stale at any other.
+
+A request with credentials reads the version from the database, so a reader sees their own
+change at once. With DATA_VERSION_LISTEN (PostgreSQL; on in production), a visitor's request
+takes it from the worker's watch instead (`portal/version_watch.py`): a change made anywhere
+reaches it as a notification, within milliseconds.
 """
 
 from __future__ import annotations
@@ -11,22 +16,33 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import Engine, Row, Select, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from portal.audit import HEAD_ID
+from portal.auth.sessions import carries_credentials
 from portal.extensions import db
 from portal.models import AuditChainHead
+from portal.version_watch import VersionWatch
 
 _LENGTH = select(AuditChainHead.length).where(AuditChainHead.id == HEAD_ID)
 _ENGINE = "data_version_engine"
+_WATCH = "data_version_watch"
+WATCH_APPLICATION_NAME = "portal data version watch"
 _lock = threading.Lock()
 
 
 def data_version() -> int:
-    """The audit trail's length: one primary-key read, on every kept visitor page or feed
-    served (a signed-in reader's page reads it with the session: `with_data_version`)."""
+    """The audit trail's length, for every kept visitor page or feed served: what the watch
+    heard for a visitor if it can vouch for it, else one primary-key read (a signed-in
+    reader's page reads it with the session: `with_data_version`)."""
+    if has_request_context() and not carries_credentials():
+        watch = _watch()
+        version = watch.version() if watch is not None else None
+        if version is not None:
+            return version
     row = read_now(_LENGTH)
     return (row[0] if row is not None else 0) or 0
 
@@ -73,6 +89,37 @@ def _version_engine() -> Engine:
             if engine is None:
                 engine = extensions[_ENGINE] = _make_engine(db.engine)
     return engine
+
+
+def _watch() -> VersionWatch | None:
+    """This app's watch, if DATA_VERSION_LISTEN is set and the database can notify (PostgreSQL
+    through psycopg 3); stopped with the app's engine."""
+    extensions = current_app.extensions
+    if _WATCH not in extensions:
+        with _lock:
+            if _WATCH not in extensions:
+                extensions[_WATCH] = _make_watch(db.engine)
+    return extensions[_WATCH]
+
+
+def _make_watch(main: Engine) -> VersionWatch | None:
+    url = main.url
+    if not current_app.config.get("DATA_VERSION_LISTEN") or url.get_driver_name() != "psycopg":
+        return None
+    engine = create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,  # one connection, held by the watch's thread
+        connect_args={"application_name": WATCH_APPLICATION_NAME},  # in pg_stat_activity
+    )
+    watch = VersionWatch(engine, _LENGTH)
+
+    def stop(_: object) -> None:
+        watch.stop()
+        engine.dispose()
+
+    event.listen(main, "engine_disposed", stop)
+    return watch
 
 
 def _make_engine(main: Engine) -> Engine:

@@ -6,6 +6,7 @@ browser's Accept-Language. Documents are not translated; they carry their own la
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,8 +16,11 @@ from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 from wtforms import ValidationError
 
+from portal.auth.sessions import carries_credentials
 from portal.extensions import csrf, db
 from portal.security import safe_local_url
 
@@ -37,8 +41,9 @@ def select_locale() -> str:
     """Flask-Babel's locale selector: see `locale_for` (English outside a request)."""
     if not has_request_context():
         return DEFAULT_LOCALE
-    # While the database is unreachable, asking who is signed in would fail (portal/errors.py).
-    if request.environ.get("portal.database_unavailable"):
+    # A visitor has no account to ask; while the database is unreachable, asking who is
+    # signed in would fail (portal/errors.py).
+    if not carries_credentials() or request.environ.get("portal.database_unavailable"):
         return locale_for(None)
     return locale_for(getattr(current_user, "locale", None) if current_user else None)
 
@@ -51,7 +56,14 @@ def locale_for(account_choice: str | None) -> str:
     cookie = request.cookies.get(LOCALE_COOKIE)
     if cookie in LANGUAGES:
         return str(cookie)
-    return str(request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LOCALE))
+    return _browser_choice(request.headers.get("Accept-Language", ""))
+
+
+@lru_cache(maxsize=256)
+def _browser_choice(accept_language: str) -> str:
+    """The best interface language for an Accept-Language header (browsers send a few)."""
+    offered = parse_accept_header(accept_language, LanguageAccept)
+    return str(offered.best_match(list(LANGUAGES), default=DEFAULT_LOCALE))
 
 
 def _back_to(path: str | None) -> str:

@@ -132,10 +132,10 @@ def _throttle_endpoints(app: Flask) -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    """HEADERS (and HSTS over HTTPS), except where the response set its own."""
+    wanted = {**HEADERS, "Strict-Transport-Security": HSTS} if request.is_secure else HEADERS
+    present = {name.lower() for name, _ in response.headers.items()}  # one pass, not one each
+    response.headers.extend((k, v) for k, v in wanted.items() if k.lower() not in present)
     return response
 
 

@@ -18,6 +18,7 @@ from flask import Flask, Response, current_app, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
+from portal.auth.sessions import carries_credentials
 from portal.data_version import data_version
 from portal.kept_pages import KeptPage, body_etag, kept_pages
 
@@ -40,14 +41,12 @@ MAX_PAGE_BYTES = 512 * 1024
 _MARK = "portal.visitor_page"
 
 
-def _is_visitor_request(app: Flask) -> bool:
+def _is_visitor_request() -> bool:
     """A GET of a kept endpoint by someone with no session, remember cookie or credentials."""
     return (
         request.method in ("GET", "HEAD")
         and request.endpoint in KEPT_ENDPOINTS
-        and app.config["SESSION_COOKIE_NAME"] not in request.cookies
-        and app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
-        and "Authorization" not in request.headers
+        and not carries_credentials()
     )
 
 
@@ -58,13 +57,12 @@ def page_key(locale: str | None = None) -> str:
 
 
 def _serve_kept_page() -> ResponseReturnValue | None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not _is_visitor_request(app):
+    if not _is_visitor_request():
         return None
     key, version = page_key(), data_version()
     request.environ[_MARK] = (key, version)
-    page = app.extensions["visitor_pages"].get(
-        key, version, app.config.get("VISITOR_PAGE_SECONDS", 30)
+    page = current_app.extensions["visitor_pages"].get(
+        key, version, current_app.config.get("VISITOR_PAGE_SECONDS", 30)
     )
     if page is None:
         return None

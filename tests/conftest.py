@@ -89,6 +89,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture
+def postgres_url(database_url: str, request: pytest.FixtureRequest) -> str:
+    """The PostgreSQL test database; on SQLite the test is skipped, for the reason its
+    module gives in POSTGRESQL_ONLY."""
+    if not database_url.startswith("postgresql"):
+        reason = getattr(request.module, "POSTGRESQL_ONLY", "it needs PostgreSQL")
+        pytest.skip(f"needs PostgreSQL (TEST_DATABASE_URL): {reason}")
+    return database_url
+
+
 def empty_tables() -> None:
     """Delete every row of every table (inside an app context)."""
     # documents and revisions refer to each other: break the cycle before deleting.

@@ -32,6 +32,8 @@ from portal.search import search_index
 from tests.conftest import CONTENT_DIR, IsolatedClient, sign_in
 from tests.live_server import ROOT, find_form
 
+POSTGRESQL_ONLY = "SQLite has no server to lose"
+
 UNAVAILABLE = "temporarily unavailable"
 
 
@@ -186,14 +188,6 @@ class TcpProxy:
         finally:
             self.connections.discard(writer)
             writer.transport.abort()
-
-
-@pytest.fixture
-def postgres_url(database_url: str) -> str:
-    """The PostgreSQL test database (the test is skipped on SQLite)."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite has no server to lose")
-    return database_url
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from flask import Flask, current_app, flash, session
+from flask import Flask, current_app, flash, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import Select, bindparam, select, update
@@ -28,9 +28,26 @@ SESSION_KEY = "sid"
 #: Where Flask-Login keeps the signed-in account's id ("id.session_version").
 USER_ID_KEY = "_user_id"
 
+#: Where a request notes whether it carries credentials.
+_CARRIES_CREDENTIALS = "portal.carries_credentials"
+
 PENDING_KEY = "two_factor_pending"
 #: Minutes a user has to type the code after the password was accepted.
 PENDING_MINUTES = 5
+
+
+def carries_credentials() -> bool:
+    """Whether the request may be someone's: a session or remember cookie, or an
+    Authorization header (an API token). Without any, it is a visitor's."""
+    carries = request.environ.get(_CARRIES_CREDENTIALS)
+    if carries is None:  # asked several times per request
+        config, cookies = current_app.config, request.cookies
+        carries = request.environ[_CARRIES_CREDENTIALS] = (
+            config["SESSION_COOKIE_NAME"] in cookies
+            or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
+            or "Authorization" in request.headers
+        )
+    return bool(carries)
 
 
 def start_session(user: User) -> None:

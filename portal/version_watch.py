@@ -1,0 +1,109 @@
+"""The data version as PostgreSQL announces it, so a visitor's kept page needs no query.
+
+Every audited change updates the audit chain's head, and a trigger (migration 0007) sends
+the head's new length on CHANNEL when the change commits, on whichever worker or node made
+it. A worker's watch listens on a connection of its own, in a thread, and keeps the latest
+length. After HEARTBEAT_SECONDS without a notification it reads the length itself, which
+proves the connection alive. A watch that has heard nothing from the database for
+LIVE_SECONDS (not yet connected, connection lost or hanging, database down) vouches for
+nothing, and the version is read from the database as before (`data_version`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine, Select
+
+log = logging.getLogger("portal.data_version")
+
+CHANNEL = "portal_data_version"
+#: Seconds without a word from the database after which the watch reads the version itself.
+HEARTBEAT_SECONDS = 1.0
+#: Seconds since the database was last heard from after which the watch vouches for nothing.
+LIVE_SECONDS = 3.0
+#: Seconds the thread waits for a notification before it looks up (to stop, or to read).
+POLL_SECONDS = 0.25
+#: Seconds between attempts to connect again.
+RETRY_SECONDS = 1.0
+
+
+class VersionWatch:
+    """One process's view of the data version, kept by a listening thread.
+
+    The thread starts on the first `version()` in each process (a server's workers are
+    forked after the app is made), and stops with `stop()`.
+    """
+
+    def __init__(self, engine: Engine, length: Select[Any]) -> None:
+        self._engine = engine  # autocommit, unpooled: the listening connection is its own
+        self._length = length
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._stopped = threading.Event()
+        self._version = 0
+        self._heard = float("-inf")  # time.monotonic() of the last word from the database
+        self._failing = False
+
+    def version(self) -> int | None:
+        """The latest version the database announced, or None if the watch cannot vouch for
+        it (read it instead)."""
+        if self._pid != os.getpid():
+            self._start()
+        heard = self._heard
+        version = self._version  # read after the time: never older than what `heard` vouches
+        return version if time.monotonic() - heard <= LIVE_SECONDS else None
+
+    def stop(self) -> None:
+        """Stop listening (the thread ends within POLL_SECONDS)."""
+        self._stopped.set()
+        self._heard = float("-inf")
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid() or self._stopped.is_set():
+                return
+            self._pid = os.getpid()
+            self._heard = float("-inf")  # a forked copy's thread did not come along
+            threading.Thread(target=self._run, name="data-version-watch", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._listen()
+            except Exception as error:  # any failure: vouch for nothing, connect again
+                self._heard = float("-inf")
+                if not self._failing:
+                    log.warning(
+                        "data version: not listening (%s); reading it per request until "
+                        "the database answers again",
+                        error,
+                    )
+                self._failing = True
+                self._stopped.wait(RETRY_SECONDS)
+        self._heard = float("-inf")
+
+    def _listen(self) -> None:
+        with self._engine.connect() as connection:
+            connection.exec_driver_sql(f"LISTEN {CHANNEL}")
+            driver = connection.connection.driver_connection
+            while not self._stopped.is_set():
+                if time.monotonic() - self._heard >= HEARTBEAT_SECONDS:
+                    row = connection.execute(self._length).first()
+                    self._heard_of((row[0] if row is not None else 0) or 0)
+                    if self._failing:
+                        log.info("data version: listening again")
+                        self._failing = False
+                for notice in driver.notifies(timeout=POLL_SECONDS):  # type: ignore[union-attr]
+                    # A read may be newer than a notification still queued; a length only
+                    # grows, except when rows are deleted (a test, a restore), which the
+                    # next read shows.
+                    self._heard_of(max(self._version, int(notice.payload)))
+
+    def _heard_of(self, version: int) -> None:
+        self._version = version
+        self._heard = time.monotonic()

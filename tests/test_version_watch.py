@@ -1,0 +1,215 @@
+"""Workers learn the data version from PostgreSQL's notifications (portal/version_watch.py)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, event, text
+
+from portal import create_app, version_watch
+from portal.audit import record_event
+from portal.config import load_config
+from portal.data_version import WATCH_APPLICATION_NAME, _watch, data_version
+from portal.extensions import db
+from portal.models import Document
+from portal.version_watch import CHANNEL, VersionWatch
+from tests.conftest import edit_document
+
+POSTGRESQL_ONLY = "SQLite has no notifications (the version is read)"
+
+WITHIN_SECONDS = 5.0
+
+
+@pytest.fixture
+def listening(
+    app: Flask, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[VersionWatch]:
+    """The app with DATA_VERSION_LISTEN, its watch live. It reads the version only when it
+    connects: what the tests see next comes from notifications."""
+    monkeypatch.setattr(version_watch, "HEARTBEAT_SECONDS", 60.0)
+    monkeypatch.setattr(version_watch, "LIVE_SECONDS", 120.0)
+    app.config["DATA_VERSION_LISTEN"] = True
+    watch = _watch()
+    assert watch is not None
+    wait_until(lambda: watch.version() is not None)
+    yield watch
+    watch.stop()
+
+
+def wait_until(condition: Callable[[], object], limit: float = WITHIN_SECONDS) -> None:
+    """Poll `condition` until it holds, or fail after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.02)
+
+
+def statements_on_this_thread(run: Callable[[], object]) -> list[str]:
+    """The SQL statements `run` sends from this thread (not the watch's own reads)."""
+    statements: list[str] = []
+    me = threading.get_ident()
+
+    def count(*args: object) -> None:
+        if threading.get_ident() == me:
+            statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    return statements
+
+
+def test_every_committed_change_is_announced_with_the_new_version(
+    app: Flask, postgres_url: str, make_document: Callable[..., Document]
+) -> None:
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        document = make_document(title="Announced note")
+        # The head's row is made (length 0) by the first change, then lengthened.
+        payloads = [n.payload for n in listener.notifies(timeout=1)]
+        assert payloads and payloads[-1] == str(data_version()) != "0"
+        # A change rolled back is never announced.
+        record_event(None, "document.test", document)
+        db.session.flush()
+        db.session.rollback()
+        assert list(listener.notifies(timeout=0.5)) == []
+
+
+def test_a_visitors_kept_page_needs_no_query_while_the_watch_listens(
+    app: Flask,
+    client: FlaskClient,
+    listening: VersionWatch,
+    make_document: Callable[..., Document],
+) -> None:
+    url = f"/documents/{make_document(title='Quiet note').slug}"
+    wait_until(lambda: listening.version() == data_version())
+    assert client.get(url).status_code == 200  # rendered and kept
+    served: list[bytes] = []
+    assert statements_on_this_thread(lambda: served.append(client.get(url).get_data())) == []
+    assert b"Quiet note" in served[0]
+    # Without the watch (or on SQLite), each kept page reads the version: one statement.
+    listening.stop()
+    assert len(statements_on_this_thread(lambda: client.get(url))) == 1
+
+
+def test_a_change_made_elsewhere_reaches_the_visitors_at_once(
+    app: Flask,
+    client: FlaskClient,
+    listening: VersionWatch,
+    make_document: Callable[..., Document],
+) -> None:
+    document = make_document(title="First title")
+    url = f"/documents/{document.slug}"
+    wait_until(lambda: b"First title" in client.get(url).get_data())
+    # Another node changes it: a second app on the same database, in its own context.
+    settings = ("SQLALCHEMY_DATABASE_URI", "TESTING", "SEARCH_INDEX_DIR")
+    other = create_app({name: app.config[name] for name in settings})
+    with other.app_context():
+        edit_document(db.session.get(Document, document.id), title="Second title")
+        db.session.remove()
+        db.engine.dispose()
+    wait_until(lambda: b"Second title" in client.get(url).get_data(), limit=2.0)
+
+
+def test_a_request_with_credentials_reads_the_version_itself(
+    app: Flask, listening: VersionWatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader's own change shows on their next page, whatever the watch has heard."""
+    monkeypatch.setattr(listening, "version", lambda: -1)  # a watch far behind
+    version = data_version()
+    for headers in ({"Cookie": "session=x"}, {"Cookie": "remember_token=x"},
+                    {"Authorization": "Bearer x"}):  # fmt: skip
+        with app.test_request_context("/", headers=headers):
+            assert data_version() == version
+    with app.test_request_context("/"):
+        assert data_version() == -1  # a visitor's: the watch's
+
+
+def test_a_lost_connection_is_replaced_and_nothing_is_missed(
+    app: Flask,
+    postgres_url: str,
+    listening: VersionWatch,
+    make_document: Callable[..., Document],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="portal.data_version")
+    make_document(title="Before")
+    engine = create_engine(postgres_url)
+    try:
+        with engine.begin() as connection:  # as a database restart would, for the watch
+            ended = connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": WATCH_APPLICATION_NAME},
+            ).all()
+    finally:
+        engine.dispose()
+    assert ended and all(row[0] for row in ended)
+    make_document(title="While it was away")  # announced to nobody
+    wait_until(lambda: listening.version() == data_version())
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("not listening" in m for m in messages), messages
+    assert any("listening again" in m for m in messages), messages
+
+
+def test_a_watch_that_cannot_connect_vouches_for_nothing() -> None:
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={
+        "connect_timeout": 1})  # fmt: skip
+    watch = VersionWatch(engine, text("SELECT 1"))  # type: ignore[arg-type]
+    try:
+        assert watch.version() is None
+        time.sleep(0.3)
+        assert watch.version() is None
+    finally:
+        watch.stop()
+        engine.dispose()
+
+
+def test_a_silent_watch_stops_vouching(
+    listening: VersionWatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that hangs (no error, no word) is trusted for LIVE_SECONDS at most."""
+    assert listening.version() is not None
+    later = time.monotonic() + version_watch.LIVE_SECONDS + 1
+    monkeypatch.setattr("portal.version_watch.time.monotonic", lambda: later)
+    assert listening.version() is None
+
+
+def test_the_watch_stops_with_the_apps_engine(app: Flask, listening: VersionWatch) -> None:
+    threads = [t for t in threading.enumerate() if t.name == "data-version-watch" and t.is_alive()]
+    assert threads
+    db.engine.dispose()
+    wait_until(lambda: not any(t.is_alive() for t in threads))
+    assert listening.version() is None
+
+
+def test_on_by_default_in_production_only(tmp_path) -> None:
+    production = {"PORTAL_ENV": "production", "SECRET_KEY": "s" * 40,
+                  "PORTAL_BASE_URL": "https://portal.example"}  # fmt: skip
+
+    def listens(environ: dict[str, str]) -> object:
+        return load_config(tmp_path, environ)["DATA_VERSION_LISTEN"]
+
+    assert listens(production) is True
+    assert listens({**production, "DATA_VERSION_LISTEN": "0"}) is False
+    assert listens({}) is False
+    assert listens({"DATA_VERSION_LISTEN": "1"}) is True
+
+
+def test_sqlite_has_no_watch(app: Flask) -> None:
+    """Nothing to listen to on SQLite (one machine): every request reads the version."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite only")
+    app.config["DATA_VERSION_LISTEN"] = True
+    assert _watch() is None
