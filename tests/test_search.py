@@ -239,6 +239,22 @@ def test_published_document_is_searchable_as_soon_as_the_save_returns(client, lo
     assert results(client.application.test_client(), "armadillo")[0] == 1
 
 
+def test_a_search_asks_whether_the_index_is_behind_without_a_session(
+    app, client, make_document, monkeypatch
+):
+    """One autocommit read before each search (read_now), not a session's checkout, ping,
+    query and rollback."""
+    make_document(title="Tapir note", source="Tapir text.")
+    assert results(client, "tapir")[0] == 1
+
+    def no_session() -> None:
+        raise AssertionError("the index's session was opened to check the change log")
+
+    monkeypatch.setattr(search_index(), "session_factory", no_session)
+    assert not search_index().is_behind()
+    assert results(client, "tapir")[0] == 1
+
+
 def test_edit_withdraw_and_visibility_change_reach_the_index(client, make_document):
     document = make_document(title="Narwhal guidance", source="First text about narwhals.")
     visitor = client
