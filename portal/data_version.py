@@ -12,6 +12,8 @@ reaches it as a notification, within milliseconds.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +34,7 @@ _ENGINE = "data_version_engine"
 _WATCH = "data_version_watch"
 WATCH_APPLICATION_NAME = "portal data version watch"
 _lock = threading.Lock()
+log = logging.getLogger("portal.data_version")
 
 
 def data_version() -> int:
@@ -104,22 +107,39 @@ def _watch() -> VersionWatch | None:
 
 def _make_watch(main: Engine) -> VersionWatch | None:
     url = main.url
-    if not current_app.config.get("DATA_VERSION_LISTEN") or url.get_driver_name() != "psycopg":
+    if not current_app.config.get("DATA_VERSION_LISTEN") or url.get_backend_name() == "sqlite":
+        return None
+    if url.get_driver_name() != "psycopg":
+        log.warning("DATA_VERSION_LISTEN needs psycopg 3: reading the version per request")
         return None
     engine = create_engine(
         url,
         isolation_level="AUTOCOMMIT",
         poolclass=NullPool,  # one connection, held by the watch's thread
-        connect_args={"application_name": WATCH_APPLICATION_NAME},  # in pg_stat_activity
-    )
+        # A partition without a reset must not hold the thread for the kernel's minutes.
+        connect_args={"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5,
+                      "keepalives_interval": 2, "keepalives_count": 2, "tcp_user_timeout": 5000},
+    )  # fmt: skip
+
+    @event.listens_for(engine, "do_connect")
+    def name_the_connection(_d: object, _r: object, _a: object, params: dict[str, Any]) -> None:
+        params["application_name"] = watch_application_name()  # in pg_stat_activity
+
     watch = VersionWatch(engine, _LENGTH)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def stop(_: object) -> None:
         watch.stop()
         engine.dispose()
+        app.extensions.pop(_WATCH, None)  # the next request starts a new one
 
-    event.listen(main, "engine_disposed", stop)
+    event.listen(main, "engine_disposed", stop, once=True)
     return watch
+
+
+def watch_application_name() -> str:
+    """How this process's watch connection is named in pg_stat_activity."""
+    return f"{WATCH_APPLICATION_NAME} {os.getpid()}"
 
 
 def _make_engine(main: Engine) -> Engine:

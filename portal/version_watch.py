@@ -3,10 +3,13 @@
 Every audited change updates the audit chain's head, and a trigger (migration 0007) sends
 the head's new length on CHANNEL when the change commits, on whichever worker or node made
 it. A worker's watch listens on a connection of its own, in a thread, and keeps the latest
-length. After HEARTBEAT_SECONDS without a notification it reads the length itself, which
-proves the connection alive. A watch that has heard nothing from the database for
-LIVE_SECONDS (not yet connected, connection lost or hanging, database down) vouches for
-nothing, and the version is read from the database as before (`data_version`).
+length. Every HEARTBEAT_SECONDS it reads the length itself, which proves the connection
+alive and corrects a length announced by anyone else; it reads at once when a notification
+is lower than what it holds (rows deleted) or not a length. A watch that has heard nothing
+from the database for LIVE_SECONDS (not yet connected, connection lost or hanging, database
+down) vouches for nothing, and the version is read from the database as before
+(`data_version`); one whose connection does not keep its server session (a proxy pooling
+transactions) stops for good.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 log = logging.getLogger("portal.data_version")
 
 CHANNEL = "portal_data_version"
-#: Seconds without a word from the database after which the watch reads the version itself.
+#: Seconds between the watch's own reads of the version.
 HEARTBEAT_SECONDS = 1.0
 #: Seconds since the database was last heard from after which the watch vouches for nothing.
 LIVE_SECONDS = 3.0
@@ -30,6 +33,10 @@ LIVE_SECONDS = 3.0
 POLL_SECONDS = 0.25
 #: Seconds between attempts to connect again.
 RETRY_SECONDS = 1.0
+
+
+class NotListening(Exception):
+    """The connection cannot be relied on for notifications (it changed server sessions)."""
 
 
 class VersionWatch:
@@ -41,7 +48,11 @@ class VersionWatch:
 
     def __init__(self, engine: Engine, length: Select[Any]) -> None:
         self._engine = engine  # autocommit, unpooled: the listening connection is its own
-        self._length = length
+        # The server session's pid with each read: notifications only reach the session
+        # that listens, which a transaction-pooling proxy does not keep.
+        self._read_statement = select(
+            func.coalesce(length.scalar_subquery(), 0), func.pg_backend_pid()
+        )
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._stopped = threading.Event()
@@ -75,7 +86,10 @@ class VersionWatch:
         while not self._stopped.is_set():
             try:
                 self._listen()
-            except Exception as error:  # any failure: vouch for nothing, connect again
+            except NotListening as error:
+                log.error("data version: %s; reading it per request from now on", error)
+                self.stop()
+            except Exception as error:  # any other failure: vouch for nothing, connect again
                 self._heard = float("-inf")
                 if not self._failing:
                     log.warning(
@@ -91,19 +105,39 @@ class VersionWatch:
         with self._engine.connect() as connection:
             connection.exec_driver_sql(f"LISTEN {CHANNEL}")
             driver = connection.connection.driver_connection
+            session: int | None = None  # the server session's pid
+            read_at = float("-inf")
             while not self._stopped.is_set():
-                if time.monotonic() - self._heard >= HEARTBEAT_SECONDS:
-                    row = connection.execute(self._length).first()
-                    self._heard_of((row[0] if row is not None else 0) or 0)
-                    if self._failing:
-                        log.info("data version: listening again")
-                        self._failing = False
+                if time.monotonic() - read_at >= HEARTBEAT_SECONDS:
+                    session = self._read(connection, session)
+                    read_at = time.monotonic()
                 for notice in driver.notifies(timeout=POLL_SECONDS):  # type: ignore[union-attr]
-                    # A read may be newer than a notification still queued; a length only
-                    # grows, except when rows are deleted (a test, a restore), which the
-                    # next read shows.
-                    self._heard_of(max(self._version, int(notice.payload)))
+                    announced = _length(notice.payload)
+                    if announced is None or announced < self._version:
+                        # Older than a read (still queued), a length that went down (rows
+                        # deleted: a test, a restore) or not a length: read it now.
+                        read_at = float("-inf")
+                        break
+                    self._heard_of(announced)
+
+    def _read(self, connection: Connection, session: int | None) -> int:
+        length, backend = connection.execute(self._read_statement).one()
+        if session is not None and backend != session:
+            raise NotListening(
+                "the connection does not keep its server session (a proxy pooling "
+                "transactions?), so notifications cannot reach it"
+            )
+        self._heard_of(length or 0)
+        if self._failing:
+            log.info("data version: listening again")
+            self._failing = False
+        return int(backend)
 
     def _heard_of(self, version: int) -> None:
         self._version = version
         self._heard = time.monotonic()
+
+
+def _length(payload: str) -> int | None:
+    """A notification's length, or None if it is not one."""
+    return int(payload) if payload.isascii() and payload.isdigit() else None

@@ -11,14 +11,25 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    Engine,
+    Integer,
+    cast,
+    create_engine,
+    delete,
+    event,
+    func,
+    literal,
+    select,
+    text,
+)
 
 from portal import create_app, version_watch
 from portal.audit import record_event
 from portal.config import load_config
-from portal.data_version import WATCH_APPLICATION_NAME, _watch, data_version
+from portal.data_version import _watch, data_version, watch_application_name
 from portal.extensions import db
-from portal.models import Document
+from portal.models import AuditChainHead, Document
 from portal.version_watch import CHANNEL, VersionWatch
 from tests.conftest import edit_document
 
@@ -151,7 +162,7 @@ def test_a_lost_connection_is_replaced_and_nothing_is_missed(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE application_name = :name AND datname = current_database()"
                 ),
-                {"name": WATCH_APPLICATION_NAME},
+                {"name": watch_application_name()},  # this process's watch only
             ).all()
     finally:
         engine.dispose()
@@ -163,13 +174,53 @@ def test_a_lost_connection_is_replaced_and_nothing_is_missed(
     assert any("listening again" in m for m in messages), messages
 
 
-def test_a_watch_that_cannot_connect_vouches_for_nothing() -> None:
+def test_a_length_that_goes_down_is_read_at_once(
+    app: Flask, listening: VersionWatch, make_document: Callable[..., Document]
+) -> None:
+    """Rows deleted (a test, a restore): the lower length is announced, and read (the
+    fixture's watch would not read by itself for a minute)."""
+    make_document(title="Counted")
+    wait_until(lambda: listening.version() == data_version() > 0)
+    db.session.execute(delete(AuditChainHead))
+    db.session.commit()
+    wait_until(lambda: listening.version() == 0, limit=2.0)
+
+
+def test_what_is_not_a_length_is_checked_against_the_database(
+    postgres_url: str, listening: VersionWatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    version = listening.version()
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as sender:
+        sender.execute(f"NOTIFY {CHANNEL}, 'not a length'")
+        sender.execute(f"NOTIFY {CHANNEL}, '-1'")
+    time.sleep(0.5)
+    assert listening.version() == version
+    assert not [r for r in caplog.records if r.name == "portal.data_version"]
+
+
+def test_a_connection_that_changes_server_sessions_stops_the_watch(
+    listening: VersionWatch, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behind a proxy pooling transactions, notifications reach another session: the watch
+    gives up for good and the version is read per request."""
+    another_session_each_time = select(literal(1), cast(func.random() * 1e9, Integer))
+    monkeypatch.setattr(listening, "_read_statement", another_session_each_time)
+    monkeypatch.setattr(version_watch, "HEARTBEAT_SECONDS", 0.05)
+    wait_until(lambda: listening.version() is None)
+    assert any("pooling" in r.getMessage() for r in caplog.records)
+    time.sleep(version_watch.RETRY_SECONDS + 0.5)
+    assert listening.version() is None  # and it does not connect again
+
+
+def test_a_watch_that_cannot_connect_vouches_for_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={
         "connect_timeout": 1})  # fmt: skip
-    watch = VersionWatch(engine, text("SELECT 1"))  # type: ignore[arg-type]
+    watch = VersionWatch(engine, select(literal(1)))
     try:
         assert watch.version() is None
-        time.sleep(0.3)
+        wait_until(lambda: any("not listening" in r.getMessage() for r in caplog.records))
         assert watch.version() is None
     finally:
         watch.stop()
@@ -181,8 +232,7 @@ def test_a_silent_watch_stops_vouching(
 ) -> None:
     """A connection that hangs (no error, no word) is trusted for LIVE_SECONDS at most."""
     assert listening.version() is not None
-    later = time.monotonic() + version_watch.LIVE_SECONDS + 1
-    monkeypatch.setattr("portal.version_watch.time.monotonic", lambda: later)
+    monkeypatch.setattr(version_watch, "LIVE_SECONDS", -1.0)  # as if it were that long ago
     assert listening.version() is None
 
 
@@ -192,6 +242,13 @@ def test_the_watch_stops_with_the_apps_engine(app: Flask, listening: VersionWatc
     db.engine.dispose()
     wait_until(lambda: not any(t.is_alive() for t in threads))
     assert listening.version() is None
+    # The next request starts another.
+    again = _watch()
+    assert again is not None and again is not listening
+    try:
+        wait_until(lambda: again.version() is not None)
+    finally:
+        again.stop()
 
 
 def test_on_by_default_in_production_only(tmp_path) -> None:

@@ -3,6 +3,8 @@
 PostgreSQL only: every change of the audit chain's head announces its length on the
 `portal_data_version` channel when its transaction commits, so each worker learns of a change
 made anywhere without reading the head for every kept page (portal/version_watch.py).
+One notification per audit event (a change that records several sends several); NOTIFY
+takes a server-wide lock at commit, which the head's row lock already serialises here.
 
 Revision ID: 0007
 Revises: 0006
