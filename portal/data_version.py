@@ -46,14 +46,19 @@ def data_version() -> int:
         version = watch.version() if watch is not None else None
         if version is not None:
             return version
-    row = read_now(_LENGTH)
-    return (row[0] if row is not None else 0) or 0
+    return read_number_now(_LENGTH)
 
 
 def with_data_version(statement: Select[Any]) -> Select[Any]:
     """`statement` with the data version as its last column, for `read_now`: a request that
     needs a row of its own and the version pays one round trip for both, from one snapshot."""
     return statement.add_columns(func.coalesce(_LENGTH.scalar_subquery(), 0))
+
+
+def read_number_now(statement: Select[Any]) -> int:
+    """The number `statement` selects (a length, a largest id), 0 for none: `read_now`."""
+    row = read_now(statement)
+    return (row[0] if row is not None else 0) or 0
 
 
 def read_now(
@@ -125,7 +130,7 @@ def _make_watch(main: Engine) -> VersionWatch | None:
     def name_the_connection(_d: object, _r: object, _a: object, params: dict[str, Any]) -> None:
         params["application_name"] = watch_application_name()  # in pg_stat_activity
 
-    watch = VersionWatch(engine, _LENGTH)
+    watch = VersionWatch(engine, with_data_version(select(func.pg_backend_pid())))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def stop(_: object) -> None:

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Select
 
 log = logging.getLogger("portal.data_version")
 
@@ -46,13 +46,11 @@ class VersionWatch:
     forked after the app is made), and stops with `stop()`.
     """
 
-    def __init__(self, engine: Engine, length: Select[Any]) -> None:
+    def __init__(self, engine: Engine, read_statement: Select[Any]) -> None:
+        """`read_statement` selects the server session's pid and the length: notifications
+        only reach the session that listens, which a transaction-pooling proxy does not keep."""
         self._engine = engine  # autocommit, unpooled: the listening connection is its own
-        # The server session's pid with each read: notifications only reach the session
-        # that listens, which a transaction-pooling proxy does not keep.
-        self._read_statement = select(
-            func.coalesce(length.scalar_subquery(), 0), func.pg_backend_pid()
-        )
+        self._read_statement = read_statement
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._stopped = threading.Event()
@@ -121,7 +119,7 @@ class VersionWatch:
                     self._heard_of(announced)
 
     def _read(self, connection: Connection, session: int | None) -> int:
-        length, backend = connection.execute(self._read_statement).one()
+        backend, length = connection.execute(self._read_statement).one()
         if session is not None and backend != session:
             raise NotListening(
                 "the connection does not keep its server session (a proxy pooling "

@@ -203,7 +203,7 @@ def test_a_connection_that_changes_server_sessions_stops_the_watch(
 ) -> None:
     """Behind a proxy pooling transactions, notifications reach another session: the watch
     gives up for good and the version is read per request."""
-    another_session_each_time = select(literal(1), cast(func.random() * 1e9, Integer))
+    another_session_each_time = select(cast(func.random() * 1e9, Integer), literal(1))
     monkeypatch.setattr(listening, "_read_statement", another_session_each_time)
     monkeypatch.setattr(version_watch, "HEARTBEAT_SECONDS", 0.05)
     wait_until(lambda: listening.version() is None)

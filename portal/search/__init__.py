@@ -13,7 +13,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from portal.data_version import read_now
+from portal.data_version import read_number_now
 from portal.extensions import db
 from portal.search.index import LATEST_CHANGE, SearchIndex
 
@@ -61,8 +61,7 @@ def _forget_changes_after_rollback(session: Session) -> None:
 def _latest_change() -> int:
     """The change log's newest id, read outside the request's transaction: one round trip
     before each search, instead of a session's checkout, ping and rollback."""
-    row = read_now(LATEST_CHANGE)
-    return (row[0] if row is not None else 0) or 0
+    return read_number_now(LATEST_CHANGE)
 
 
 def init_app(app: Flask) -> None:
