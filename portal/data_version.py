@@ -15,22 +15,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app, has_request_context
-from sqlalchemy import Engine, Row, Select, create_engine, event, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, Select, create_engine, event, func, select
 from sqlalchemy.pool import NullPool
 
 from portal.audit import HEAD_ID
 from portal.auth.sessions import carries_credentials
+from portal.direct_reads import read_now
 from portal.extensions import db
 from portal.models import AuditChainHead
 from portal.version_watch import VersionWatch
 
 _LENGTH = select(AuditChainHead.length).where(AuditChainHead.id == HEAD_ID)
-_ENGINE = "data_version_engine"
 _WATCH = "data_version_watch"
 WATCH_APPLICATION_NAME = "portal data version watch"
 _lock = threading.Lock()
@@ -59,44 +57,6 @@ def read_number_now(statement: Select[Any]) -> int:
     """The number `statement` selects (a length, a largest id), 0 for none: `read_now`."""
     row = read_now(statement)
     return (row[0] if row is not None else 0) or 0
-
-
-def read_now(
-    statement: Select[Any], parameters: Mapping[str, Any] | None = None
-) -> Row[Any] | None:
-    """The first row of `statement`, read outside the request's transaction.
-
-    The read runs on an engine of its own in autocommit mode, without the liveness ping
-    the app's engine makes on every checkout: no BEGIN, no ROLLBACK, no ping (on
-    PostgreSQL one round trip instead of four). A connection lost since its last use (a
-    database restart) fails the read, which is tried once more on a new connection; if
-    that fails too, the error is raised (the 503 page).
-    """
-    engine = _version_engine()
-    for attempt in (1, 2):
-        try:
-            with engine.connect() as connection:
-                return connection.execute(statement, parameters).first()
-        except DBAPIError as error:
-            if attempt == 2 or not error.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _version_engine() -> Engine:
-    """The engine for `read_now`: the app's database, autocommit, no ping.
-
-    Disposed with the app's engine. A memory database exists only on the app's engine's
-    connection, so there the app's engine is used.
-    """
-    extensions = current_app.extensions
-    engine = extensions.get(_ENGINE)
-    if engine is None:
-        with _lock:
-            engine = extensions.get(_ENGINE)
-            if engine is None:
-                engine = extensions[_ENGINE] = _make_engine(db.engine)
-    return engine
 
 
 def _watch() -> VersionWatch | None:
@@ -145,12 +105,3 @@ def _make_watch(main: Engine) -> VersionWatch | None:
 def watch_application_name() -> str:
     """How this process's watch connection is named in pg_stat_activity."""
     return f"{WATCH_APPLICATION_NAME} {os.getpid()}"
-
-
-def _make_engine(main: Engine) -> Engine:
-    url = main.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        return main.execution_options(isolation_level="AUTOCOMMIT")
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-    event.listen(main, "engine_disposed", lambda _: engine.dispose())
-    return engine

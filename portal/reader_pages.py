@@ -33,7 +33,8 @@ from flask_login import current_user
 
 from portal.auth.sessions import Idle, idle_state, session_claim, signed_in
 from portal.auth.tokens import token_hash
-from portal.data_version import read_now, with_data_version
+from portal.data_version import with_data_version
+from portal.direct_reads import read_now
 from portal.i18n import locale_for
 from portal.kept_pages import KeptPage, kept_pages
 from portal.models import User

@@ -11,6 +11,7 @@ import contextvars
 import datetime as dt
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, delete, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, select, text, update
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.pop("PORTAL_ENV", None)
@@ -30,6 +31,7 @@ from portal import create_app
 from portal.access import CONTENT_LOADER
 from portal.auth.services import create_user
 from portal.content import load_commitment, load_states
+from portal.direct_reads import DirectReads
 from portal.documents.services import DocumentFields, create_document, update_document
 from portal.extensions import db
 from portal.models import (
@@ -63,6 +65,32 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def statements_on_this_thread(run: Callable[[], object]) -> list[str]:
+    """The SQL statements `run` sends from this thread (not a watch's own reads): through
+    SQLAlchemy, or on the driver directly (portal/direct_reads.py)."""
+    statements: list[str] = []
+    me = threading.get_ident()
+
+    def count(*args: object) -> None:
+        if threading.get_ident() == me:
+            statements.append(str(args[2]))
+
+    on_driver = DirectReads._first_row_on_driver
+
+    def count_on_driver(reads: DirectReads, sql: str, parameters: dict[str, Any]) -> Any:
+        count(None, None, sql)
+        return on_driver(reads, sql, parameters)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    DirectReads._first_row_on_driver = count_on_driver  # type: ignore[method-assign]
+    try:
+        run()
+    finally:
+        DirectReads._first_row_on_driver = on_driver  # type: ignore[method-assign]
+        event.remove(Engine, "before_cursor_execute", count)
+    return statements
 
 
 def reset_postgres_schema(url: str, schema: str = "public") -> None:

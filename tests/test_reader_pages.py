@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from portal import reader_pages
 from portal.extensions import db, login_manager
 from portal.models import AuditChainHead, Document, Role, User, UserSession, Visibility
-from tests.conftest import edit_document, sign_in
+from tests.conftest import edit_document, sign_in, statements_on_this_thread
 
 Maker = Callable[..., Document]
 
@@ -218,20 +218,14 @@ def test_a_kept_page_costs_one_read_and_no_account_load(
     client: FlaskClient, kept_note: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = kept_note
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
 
     def no_account(session_id: str) -> None:
         raise AssertionError("a kept page was served only after loading the account")
 
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        monkeypatch.setattr(login_manager, "_user_callback", no_account)
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
+    monkeypatch.setattr(login_manager, "_user_callback", no_account)
+    served: list[int] = []
+    statements = statements_on_this_thread(lambda: served.append(client.get(url).status_code))
+    assert served == [200]
     assert len(statements) == 1, statements  # the session, the language and the data version
 
 

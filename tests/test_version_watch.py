@@ -12,12 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import (
-    Engine,
     Integer,
     cast,
     create_engine,
     delete,
-    event,
     func,
     literal,
     select,
@@ -31,7 +29,7 @@ from portal.data_version import _watch, data_version, watch_application_name
 from portal.extensions import db
 from portal.models import AuditChainHead, Document
 from portal.version_watch import CHANNEL, VersionWatch
-from tests.conftest import edit_document
+from tests.conftest import edit_document, statements_on_this_thread
 
 POSTGRESQL_ONLY = "SQLite has no notifications (the version is read)"
 
@@ -60,23 +58,6 @@ def wait_until(condition: Callable[[], object], limit: float = WITHIN_SECONDS) -
     while not condition():
         assert time.monotonic() < deadline, "never happened"
         time.sleep(0.02)
-
-
-def statements_on_this_thread(run: Callable[[], object]) -> list[str]:
-    """The SQL statements `run` sends from this thread (not the watch's own reads)."""
-    statements: list[str] = []
-    me = threading.get_ident()
-
-    def count(*args: object) -> None:
-        if threading.get_ident() == me:
-            statements.append(str(args[2]))
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        run()
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
-    return statements
 
 
 def test_every_committed_change_is_announced_with_the_new_version(
