@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from typing import Any
 
 from flask import current_app, has_request_context
@@ -23,15 +22,14 @@ from sqlalchemy.pool import NullPool
 
 from portal.audit import HEAD_ID
 from portal.auth.sessions import carries_credentials
-from portal.direct_reads import read_now
-from portal.extensions import db
+from portal.direct_reads import read_number_now
+from portal.extensions import db, once_per_app
 from portal.models import AuditChainHead
 from portal.version_watch import VersionWatch
 
 _LENGTH = select(AuditChainHead.length).where(AuditChainHead.id == HEAD_ID)
 _WATCH = "data_version_watch"
 WATCH_APPLICATION_NAME = "portal data version watch"
-_lock = threading.Lock()
 log = logging.getLogger("portal.data_version")
 
 
@@ -53,21 +51,11 @@ def with_data_version(statement: Select[Any]) -> Select[Any]:
     return statement.add_columns(func.coalesce(_LENGTH.scalar_subquery(), 0))
 
 
-def read_number_now(statement: Select[Any]) -> int:
-    """The number `statement` selects (a length, a largest id), 0 for none: `read_now`."""
-    row = read_now(statement)
-    return (row[0] if row is not None else 0) or 0
-
-
 def _watch() -> VersionWatch | None:
     """This app's watch, if DATA_VERSION_LISTEN is set and the database can notify (PostgreSQL
     through psycopg 3); stopped with the app's engine."""
-    extensions = current_app.extensions
-    if _WATCH not in extensions:
-        with _lock:
-            if _WATCH not in extensions:
-                extensions[_WATCH] = _make_watch(db.engine)
-    return extensions[_WATCH]
+    watch: VersionWatch | None = once_per_app(_WATCH, lambda: _make_watch(db.engine))
+    return watch
 
 
 def _make_watch(main: Engine) -> VersionWatch | None:

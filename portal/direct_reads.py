@@ -14,22 +14,19 @@ SQLAlchemy's execution around a one-row read cost a worker more CPU than the rea
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Dialect, Engine, Integer, Select, String, create_engine, event
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.types import NullType, TypeEngine
 
-from portal.extensions import db
+from portal.extensions import db, once_per_app
 
 _READS = "direct_reads"
 #: The drivers whose connections run a compiled statement's SQL as SQLAlchemy would.
 _DRIVERS = frozenset({"psycopg", "pysqlite"})
-_lock = threading.Lock()
 
 
 def read_now(
@@ -49,6 +46,12 @@ def read_now(
             if attempt == 2 or not error.connection_invalidated:
                 raise
     raise AssertionError("unreachable")
+
+
+def read_number_now(statement: Select[Any]) -> int:
+    """The number `statement` selects (a length, a largest id), 0 for none: `read_now`."""
+    row = read_now(statement)
+    return (row[0] if row is not None else 0) or 0
 
 
 class DirectReads:
@@ -182,13 +185,7 @@ def _plain(type_: TypeEngine[Any], dialect: Dialect) -> bool:
 
 def _reads() -> DirectReads:
     """This app's `DirectReads`, made on first use; disposed with the app's engine."""
-    extensions = current_app.extensions
-    reads = extensions.get(_READS)
-    if reads is None:
-        with _lock:
-            reads = extensions.get(_READS)
-            if reads is None:
-                reads = extensions[_READS] = DirectReads(db.engine)
+    reads: DirectReads = once_per_app(_READS, lambda: DirectReads(db.engine))
     return reads
 
 

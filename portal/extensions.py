@@ -1,7 +1,11 @@
 """Flask extensions, created unbound here and bound to the app in create_app."""
 
 import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -30,3 +34,17 @@ def _configure_sqlite(dbapi_connection: object, _record: object) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+_once_lock = threading.Lock()
+
+
+def once_per_app(name: str, make: Callable[[], Any]) -> Any:
+    """The current app's extension `name`, made by `make()` on first use, once across threads
+    (removing it from `app.extensions` has the next use make it again)."""
+    extensions = current_app.extensions
+    if name not in extensions:
+        with _once_lock:
+            if name not in extensions:
+                extensions[name] = make()
+    return extensions[name]

@@ -13,7 +13,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from portal.data_version import read_number_now
+from portal.direct_reads import read_number_now
 from portal.extensions import db
 from portal.search.index import LATEST_CHANGE, SearchIndex
 
