@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import current_app, has_request_context
 from sqlalchemy import Engine, Select, create_engine, event, func, select
@@ -31,6 +33,7 @@ _LENGTH = select(AuditChainHead.length).where(AuditChainHead.id == HEAD_ID)
 _WATCH = "data_version_watch"
 WATCH_APPLICATION_NAME = "portal data version watch"
 log = logging.getLogger("portal.data_version")
+T = TypeVar("T")
 
 
 def data_version() -> int:
@@ -43,6 +46,22 @@ def data_version() -> int:
         if version is not None:
             return version
     return read_number_now(_LENGTH)
+
+
+def kept_for_version(name: str, make: Callable[[], T]) -> T:
+    """`make()`, kept by this worker under `name` for one data version and at most
+    VISITOR_PAGE_SECONDS, like the visitors' pages: for small data derived from the database
+    that a page needs on every request (the names of search facets' values)."""
+    max_age = current_app.config.get("VISITOR_PAGE_SECONDS", 30)
+    if max_age <= 0:
+        return make()
+    version, now = data_version(), time.monotonic()
+    kept = current_app.extensions.get(name)
+    if kept is not None and kept[0] == version and now - kept[1] <= max_age:
+        return kept[2]  # type: ignore[no-any-return]
+    value = make()
+    current_app.extensions[name] = (version, now, value)  # one reference: threads may race
+    return value
 
 
 def with_data_version(statement: Select[Any]) -> Select[Any]:

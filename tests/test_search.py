@@ -26,7 +26,7 @@ from portal.search import search_index
 from portal.search.index import SearchIndex
 from portal.search.schema import META_ID, body_text
 from portal.search.spelling import read_vocabulary
-from tests.conftest import edit_document
+from tests.conftest import edit_document, state, statements_on_this_thread
 
 VISIBILITIES = ("public", "participants", "government")
 STATUSES = ("published", "draft", "withdrawn")
@@ -708,3 +708,25 @@ def test_cached_readable_sets_match_the_full_policy_and_do_not_grow_per_reader(
         assert readable_documents(searcher, reader) == expected
     # One cached set per role, not per reader.
     assert len(searcher.__dict__["_portal_docsets"]) == 2
+
+
+def test_state_and_commitment_names_are_read_once_per_data_version(client, make_document):
+    make_document(state_code="DE", commitment_numbers=(2,), source="Otters in the river.")
+    first = results(client, "otter")[1]
+    assert ">Germany</a>" in first and "2. " in first
+    again = statements_on_this_thread(lambda: results(client, "otter"))
+    assert not [sql for sql in again if "FROM states" in sql or "FROM commitments" in sql]
+    # Renamed without an audited change (as the content loader does): kept until the next one.
+    state("DE").name = "Federal Republic of Germany"
+    db.session.commit()
+    assert ">Germany</a>" in results(client, "otter")[1]
+    make_document(state_code="FR", source="Another note.")
+    assert ">Federal Republic of Germany</a>" in results(client, "otter")[1]
+
+
+def test_type_names_follow_each_readers_language(client, make_document):
+    make_document(source="Otters in the river.")
+    english = client.get("/search?q=otter", headers={"Accept-Language": "en"}).text
+    french = client.get("/search?q=otter", headers={"Accept-Language": "fr"}).text
+    assert "Implementation note" in english and "Note de mise en œuvre" not in english
+    assert "Note de mise en œuvre" in french

@@ -77,3 +77,34 @@ def test_the_first_match_is_found_among_repeated_and_unicode_words() -> None:
         # Every marked word matches; the first match of the text is marked first.
         assert all(stem(m.lower()) in stems for m in marked)
         assert (marked[:1] == expected[:1]) if expected else not marked
+
+
+_SUFFIXES = """s es ies sses ed eed ing y ly ily bly bility ability ational tional enci ency
+    ancy izer ization ation ator alism iveness fulness ousness ality ivity logy icate ative
+    alize icity ically ful ness ance ence er ible ant ement ism ate ous ive ize sion tion e
+    ll ently ously ated izing ying"""
+
+
+def test_english_words_are_found_from_what_porter_keeps_of_them() -> None:
+    """English matches are looked for from each term but its last two letters: every word
+    Porter stems to a term must begin with that (suffixes that change letters: y/i, -ies,
+    -bility, -ational, -ization, doubled consonants, -e added or dropped)."""
+    from pathlib import Path
+
+    from whoosh.lang.porter import stem
+
+    from portal.search.snippets import has_match
+
+    suffixes = ["", *_SUFFIXES.split()]
+    roots = ["sens", "ab", "st", "hop", "cont", "rel", "y", "gener", "happ", "fil", "ag", "tr"]
+    words = {root + a + b for root in roots for a in suffixes for b in suffixes}
+    content = Path(__file__).resolve().parent.parent / "content"
+    for path in content.rglob("*.md"):
+        words.update(re.findall(r"[a-z]+", path.read_text(encoding="utf-8").lower()))
+    missed = [w for w in words if not has_match(f"({w.capitalize()})", {stem(w)})]
+    assert not missed, missed[:20]
+
+
+def test_a_term_inside_another_word_is_not_a_match() -> None:
+    html = str(snippet("Re-exporting is not reexporting; EXPORTS are.", {"export"}))
+    assert html == "Re-<mark>exporting</mark> is not reexporting; <mark>EXPORTS</mark> are."

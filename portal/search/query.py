@@ -266,31 +266,35 @@ def plan(
     return (query if query is not None else wq.Every()), allowed
 
 
-def _facet_values(searcher: Searcher, name: str) -> dict[int, tuple[str, ...]]:
-    """Each document's values of facet `name` (from the cached per-value sets)."""
+def _facet_values(searcher: Searcher) -> tuple[dict[int, tuple[int, ...]], list[tuple[str, str]]]:
+    """Each document's facet values as numbers, and each number's (facet, value); made from
+    the cached per-value sets once per searcher."""
     memo = cache_for(searcher).memo
-    key = f"facet\0{name}"
-    if key not in memo:
-        values: dict[int, list[str]] = {}
-        for term in searcher.lexicon(name):
-            value = term.decode("utf-8")
-            for doc in _term_docs(searcher, name, value):
-                values.setdefault(doc, []).append(value)
-        memo[key] = {doc: tuple(found) for doc, found in values.items()}
-    return memo[key]
+    if "facets" not in memo:
+        names: list[tuple[str, str]] = []
+        values: dict[int, list[int]] = {}
+        for name in FACETS:
+            for term in searcher.lexicon(name):
+                names.append((name, term.decode("utf-8")))
+                for doc in _term_docs(searcher, name, names[-1][1]):
+                    values.setdefault(doc, []).append(len(names) - 1)
+        memo["facets"] = {doc: tuple(found) for doc, found in values.items()}, names
+    return memo["facets"]  # type: ignore[no-any-return]
 
 
 def facet_counts(searcher: Searcher, matched: Collection[int]) -> dict[str, list[tuple[str, int]]]:
     """For each facet, its values among `matched` documents with counts, most first.
 
-    Counted from each document's values, mapped once per searcher: Whoosh's own facet
-    collectors rescan every posting of a multi-valued field (commitments) on each search.
+    Counted in one pass from each document's values, numbered once per searcher: Whoosh's own
+    facet collectors rescan every posting of a multi-valued field (commitments) on each search.
     """
-    counts: dict[str, list[tuple[str, int]]] = {}
-    for name in FACETS:
-        values = _facet_values(searcher, name)
-        tally = Counter(chain.from_iterable(map(values.get, matched, repeat(()))))
-        counts[name] = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
+    values, names = _facet_values(searcher)
+    counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
+    for number, count in Counter(chain.from_iterable(map(values.get, matched, repeat(())))).items():
+        name, value = names[number]
+        counts[name].append((value, count))
+    for found in counts.values():
+        found.sort(key=lambda item: (-item[1], item[0]))
     return counts
 
 

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal.data_version import kept_for_version
 from portal.errors import cleans_its_own_arguments
 from portal.extensions import db
 from portal.models import Commitment, DocumentType, State
@@ -28,20 +29,26 @@ def page() -> ResponseReturnValue:
         outcome = run_search(current_user, search_request)
     except SearchUnavailable:
         outcome, status = SearchOutcome(problem=UNAVAILABLE), 503
-    labels = {
-        "type": {t.value: t.label for t in DocumentType},
+    return render_template(
+        "search/page.html",
+        search=search_request,
+        outcome=outcome,
+        labels={
+            "type": {t.value: t.label for t in DocumentType},  # in the reader's language
+            **kept_for_version("search_facet_names", facet_names),
+        },
+        narrowing=narrowing_links(search_request, outcome),
+    ), status
+
+
+def facet_names() -> dict[str, dict[str, str]]:
+    """What the states and commitments among the facets' values are called."""
+    return {
         "state": {code.lower(): name for code, name in db.session.execute(_STATE_NAMES)},
         "commitments": {
             str(number): f"{number}. {title}" for number, title in db.session.execute(_COMMITMENTS)
         },
     }
-    return render_template(
-        "search/page.html",
-        search=search_request,
-        outcome=outcome,
-        labels=labels,
-        narrowing=narrowing_links(search_request, outcome),
-    ), status
 
 
 _STATE_NAMES = select(State.code, State.name)
