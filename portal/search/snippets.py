@@ -56,13 +56,17 @@ def _matches(text: str, stems: set[str], lang: str) -> Iterator[tuple[int, int]]
         return
     stem = _stemmer(lang)
     lowered = text.lower()
-    if lang != DEFAULT_LANGUAGE or len(lowered) != len(text) or not all(map(str.isascii, stems)):
-        # Any word may stem to a term (or lower-casing moved the letters: "İ" becomes two).
+    prefixes = {s[: max(1, len(s) - 2)] for s in stems}
+    if (
+        lang != DEFAULT_LANGUAGE
+        or len(lowered) != len(text)  # lower-casing moved the letters: "İ" becomes two
+        or not all(map(str.isascii, stems))
+        or min(map(len, prefixes)) < 2  # one letter: nearly every word is a candidate
+    ):
         for m in _WORD.finditer(text):
             if stem(m.group().lower()) in stems:
                 yield m.span()
         return
-    prefixes = {s[: max(1, len(s) - 2)] for s in stems}
     # Without the prefixes that begin with another one, no two occur at the same place.
     prefixes = {p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)}
     for start in merge(*(_occurrences(lowered, prefix) for prefix in prefixes)):

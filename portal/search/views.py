@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from urllib.parse import urlencode
 
 from flask import Blueprint, render_template, request, url_for
@@ -41,13 +43,16 @@ def page() -> ResponseReturnValue:
     ), status
 
 
-def facet_names() -> dict[str, dict[str, str]]:
-    """What the states and commitments among the facets' values are called."""
+def facet_names() -> dict[str, Mapping[str, str]]:
+    """What the states and commitments among the facets' values are called (read-only: every
+    request of the worker is given the same)."""
     return {
-        "state": {code.lower(): name for code, name in db.session.execute(_STATE_NAMES)},
-        "commitments": {
-            str(number): f"{number}. {title}" for number, title in db.session.execute(_COMMITMENTS)
-        },
+        "state": MappingProxyType(
+            {code.lower(): name for code, name in db.session.execute(_STATE_NAMES)}
+        ),
+        "commitments": MappingProxyType(
+            {str(n): f"{n}. {title}" for n, title in db.session.execute(_COMMITMENTS)}
+        ),
     }
 
 
