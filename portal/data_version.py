@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from flask import current_app, has_request_context
@@ -34,6 +36,9 @@ _WATCH = "data_version_watch"
 WATCH_APPLICATION_NAME = "portal data version watch"
 log = logging.getLogger("portal.data_version")
 T = TypeVar("T")
+#: Values kept per name by `kept_for_version`.
+MAX_KEPT = 64
+_kept_lock = threading.Lock()
 
 
 def data_version() -> int:
@@ -48,19 +53,28 @@ def data_version() -> int:
     return read_number_now(_LENGTH)
 
 
-def kept_for_version(name: str, make: Callable[[], T]) -> T:
-    """`make()`, kept by this worker under `name` for one data version and at most
-    VISITOR_PAGE_SECONDS, like the visitors' pages: for small data derived from the database
-    that a page needs on every request (the names of search facets' values)."""
+def kept_for_version(name: str, make: Callable[[], T], key: Hashable = ()) -> T:
+    """`make()`, kept by this worker under `name` and `key` for one data version and at most
+    VISITOR_PAGE_SECONDS, like the visitors' pages (the MAX_KEPT keys used last, per name):
+    for data derived from the database that pages need on every request (matrices, the
+    names of search facets' values). Shared by the worker's threads: never modify it."""
     max_age = current_app.config.get("VISITOR_PAGE_SECONDS", 30)
     if max_age <= 0:
         return make()
-    version, now = data_version(), time.monotonic()
-    kept = current_app.extensions.get(name)
-    if kept is not None and kept[0] == version and now - kept[1] <= max_age:
-        return kept[2]  # type: ignore[no-any-return]
+    # One store per app (each test's app starts empty).
+    kept: OrderedDict[Hashable, tuple[float, Any]]
+    kept = current_app.extensions.setdefault(f"kept {name}", OrderedDict())
+    versioned, now = (key, data_version()), time.monotonic()
+    with _kept_lock:
+        found = kept.get(versioned)
+        if found is not None and now - found[0] <= max_age:
+            kept.move_to_end(versioned)
+            return found[1]  # type: ignore[no-any-return]
     value = make()
-    current_app.extensions[name] = (version, now, value)  # one reference: threads may race
+    with _kept_lock:
+        kept[versioned] = (now, value)
+        while len(kept) > MAX_KEPT:
+            kept.popitem(last=False)
     return value
 
 

@@ -55,7 +55,7 @@ def _matches(text: str, stems: set[str], lang: str) -> Iterator[tuple[int, int]]
     if not stems:
         return
     stem = _stemmer(lang)
-    lowered = text.lower()
+    lowered = text.lower() if lang == DEFAULT_LANGUAGE else ""
     prefixes = {s[: max(1, len(s) - 2)] for s in stems}
     if (
         lang != DEFAULT_LANGUAGE
