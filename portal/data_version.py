@@ -1,13 +1,16 @@
 """The data's version, for caches of derived data shared by every worker and node.
 
 Every change made through the services appends an audit event in the same transaction, so
-the audit trail's length grows with every change, on whichever worker or node made it. A
-cache entry made at one version is stale at any other.
+the audit trail's length grows with every change, on whichever worker or node made it; the
+database itself counts every change of who may read as whom (a session ended, an account
+deactivated or signed out everywhere, its language saved: `AuditChainHead.access_changes`).
+The version is their sum. A cache entry made at one version is stale at any other.
 
 A request with credentials reads the version from the database, so a reader sees their own
 change at once. With DATA_VERSION_LISTEN (PostgreSQL; on in production), a visitor's request
 takes it from the worker's watch instead (`portal/version_watch.py`): a change made anywhere
-reaches it as a notification, within milliseconds.
+reaches it as a notification, within milliseconds; so does a signed-in reader's kept page,
+once the watch has heard of that reader's own last change.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from portal.extensions import db, once_per_app
 from portal.models import AuditChainHead
 from portal.version_watch import VersionWatch
 
-_LENGTH = select(AuditChainHead.length).where(AuditChainHead.id == HEAD_ID)
+_VERSION = select(AuditChainHead.length + AuditChainHead.access_changes).where(
+    AuditChainHead.id == HEAD_ID
+)
 _WATCH = "data_version_watch"
 WATCH_APPLICATION_NAME = "portal data version watch"
 log = logging.getLogger("portal.data_version")
@@ -41,16 +46,17 @@ MAX_KEPT = 64
 _kept_lock = threading.Lock()
 
 
-def data_version() -> int:
-    """The audit trail's length, for every kept visitor page or feed served: what the watch
-    heard for a visitor if it can vouch for it, else one primary-key read (a signed-in
-    reader's page reads it with the session: `with_data_version`)."""
-    if has_request_context() and not carries_credentials():
+def data_version(at_least: int | None = None) -> int:
+    """The data version, for every kept page or feed served: what the watch heard, if it
+    can vouch for it, for a visitor, or for a signed-in reader's kept page once it has heard
+    of `at_least` (the version after that reader's own last change); else one primary-key
+    read."""
+    if has_request_context() and (at_least is not None or not carries_credentials()):
         watch = _watch()
         version = watch.version() if watch is not None else None
-        if version is not None:
+        if version is not None and (at_least is None or version >= at_least):
             return version
-    return read_number_now(_LENGTH)
+    return read_number_now(_VERSION)
 
 
 def kept_for_version(name: str, make: Callable[[], T], key: Hashable = ()) -> T:
@@ -81,7 +87,7 @@ def kept_for_version(name: str, make: Callable[[], T], key: Hashable = ()) -> T:
 def with_data_version(statement: Select[Any]) -> Select[Any]:
     """`statement` with the data version as its last column, for `read_now`: a request that
     needs a row of its own and the version pays one round trip for both, from one snapshot."""
-    return statement.add_columns(func.coalesce(_LENGTH.scalar_subquery(), 0))
+    return statement.add_columns(func.coalesce(_VERSION.scalar_subquery(), 0))
 
 
 def _watch() -> VersionWatch | None:

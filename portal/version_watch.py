@@ -1,11 +1,12 @@
 """The data version as PostgreSQL announces it, so a visitor's kept page needs no query.
 
-Every audited change updates the audit chain's head, and a trigger (migration 0007) sends
-the head's new length on CHANNEL when the change commits, on whichever worker or node made
-it. A worker's watch listens on a connection of its own, in a thread, and keeps the latest
-length. Every HEARTBEAT_SECONDS it reads the length itself, which proves the connection
-alive and corrects a length announced by anyone else; it reads at once when a notification
-is lower than what it holds (rows deleted) or not a length. A watch that has heard nothing
+Every audited change and every change of access (migration 0008) updates the audit chain's
+head, and a trigger (migrations 0007, 0008) sends the new data version on CHANNEL when the
+change commits, on whichever worker or node made it. A worker's watch listens on a connection
+of its own, in a thread, and keeps the latest version. Every HEARTBEAT_SECONDS it reads the
+version itself, which proves the connection alive and corrects a version announced by anyone
+else; it reads at once when a notification is lower than what it holds (rows deleted) or
+not a number. A watch that has heard nothing
 from the database for LIVE_SECONDS (not yet connected, connection lost or hanging, database
 down) vouches for nothing, and the version is read from the database as before
 (`data_version`); one whose connection does not keep its server session (a proxy pooling
@@ -47,7 +48,7 @@ class VersionWatch:
     """
 
     def __init__(self, engine: Engine, read_statement: Select[Any]) -> None:
-        """`read_statement` selects the server session's pid and the length: notifications
+        """`read_statement` selects the server session's pid and the version: notifications
         only reach the session that listens, which a transaction-pooling proxy does not keep."""
         self._engine = engine  # autocommit, unpooled: the listening connection is its own
         self._read_statement = read_statement
@@ -110,22 +111,22 @@ class VersionWatch:
                     session = self._read(connection, session)
                     read_at = time.monotonic()
                 for notice in driver.notifies(timeout=POLL_SECONDS):  # type: ignore[union-attr]
-                    announced = _length(notice.payload)
+                    announced = _version(notice.payload)
                     if announced is None or announced < self._version:
-                        # Older than a read (still queued), a length that went down (rows
-                        # deleted: a test, a restore) or not a length: read it now.
+                        # Older than a read (still queued), a version that went down (rows
+                        # deleted: a test, a restore) or not a number: read it now.
                         read_at = float("-inf")
                         break
                     self._heard_of(announced)
 
     def _read(self, connection: Connection, session: int | None) -> int:
-        backend, length = connection.execute(self._read_statement).one()
+        backend, version = connection.execute(self._read_statement).one()
         if session is not None and backend != session:
             raise NotListening(
                 "the connection does not keep its server session (a proxy pooling "
                 "transactions?), so notifications cannot reach it"
             )
-        self._heard_of(length or 0)
+        self._heard_of(version or 0)
         if self._failing:
             log.info("data version: listening again")
             self._failing = False
@@ -136,6 +137,6 @@ class VersionWatch:
         self._heard = time.monotonic()
 
 
-def _length(payload: str) -> int | None:
-    """A notification's length, or None if it is not one."""
+def _version(payload: str) -> int | None:
+    """A notification's version, or None if it is not one."""
     return int(payload) if payload.isascii() and payload.isdigit() else None

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from portal import reader_pages
+from portal.data_version import data_version
 from portal.extensions import db, login_manager
 from portal.models import AuditChainHead, Document, Role, User, UserSession, Visibility
 from tests.conftest import edit_document, sign_in, statements_on_this_thread
@@ -120,20 +121,20 @@ def test_forms_on_a_kept_page_still_work(client: FlaskClient, kept_note: str) ->
 def _changed_by_another_worker(
     monkeypatch: pytest.MonkeyPatch, *statements: Any, after_the_read: bool = False
 ) -> None:
-    """Run `statements` on another connection and commit, once: just before this request's
-    read of its session and the data version, or just after it."""
-    real_read = reader_pages.read_now
+    """Run `statements` on another connection and commit, once: just before this request
+    takes the data version, or just after it."""
+    real_version = reader_pages.data_version
 
-    def read(*args: Any) -> Any:
-        monkeypatch.setattr(reader_pages, "read_now", real_read)
+    def version(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(reader_pages, "data_version", real_version)
         if not after_the_read:
             _commit_elsewhere(statements)
-        row = real_read(*args)
+        taken = real_version(*args, **kwargs)
         if after_the_read:
             _commit_elsewhere(statements)
-        return row
+        return taken
 
-    monkeypatch.setattr(reader_pages, "read_now", read)
+    monkeypatch.setattr(reader_pages, "data_version", version)
 
 
 def _commit_elsewhere(statements: tuple[Any, ...]) -> None:
@@ -168,7 +169,7 @@ def test_a_page_is_never_kept_from_an_account_older_than_its_version(
         assert "Amélie Renamed" in client.get(url).get_data(as_text=True)
 
 
-def test_a_page_is_kept_only_in_the_language_of_its_key(
+def test_a_language_saved_elsewhere_applies_at_once(
     client: FlaskClient,
     make_user: Callable[..., User],
     make_document: Maker,
@@ -177,14 +178,17 @@ def test_a_page_is_kept_only_in_the_language_of_its_key(
     _, url = _government_note(make_document)
     official = make_user(Role.GOVERNMENT, "FR")
     _sign_in(client, official)
-    # The read gives English; the account is then saved in French (from another tab) before
-    # the view loads it. Saving a language is not an audited change.
+    # The account is saved in French (from another browser) after this request took the
+    # version and before the view loads the account: drawn in French, kept under the old
+    # version, which the saved language has moved on.
     _changed_by_another_worker(
         monkeypatch,
         update(User).where(User.id == official.id).values(locale="fr"),
         after_the_read=True,
     )
-    assert '<html lang="fr"' in client.get(url).get_data(as_text=True)
+    for _ in range(2):
+        assert '<html lang="fr"' in client.get(url).get_data(as_text=True)
+    # Saved back by hand in SQL: the database counts it all the same.
     db.session.execute(update(User).where(User.id == official.id).values(locale=None))
     db.session.commit()
     assert '<html lang="en"' in client.get(url).get_data(as_text=True)
@@ -226,7 +230,7 @@ def test_a_kept_page_costs_one_read_and_no_account_load(
     served: list[int] = []
     statements = statements_on_this_thread(lambda: served.append(client.get(url).status_code))
     assert served == [200]
-    assert len(statements) == 1, statements  # the session, the language and the data version
+    assert len(statements) == 1, statements  # the data version (none with the watch)
 
 
 def test_the_accounts_language_applies_at_once_to_kept_pages(
@@ -235,7 +239,7 @@ def test_the_accounts_language_applies_at_once_to_kept_pages(
     url = kept_note
     kept = client.get(url).get_data(as_text=True)
     assert '<html lang="en"' in kept
-    # Saving the account's language is not an audited change: the page's key has the language.
+    # Saving the account's language moves the data version (migration 0008).
     response = client.post("/language", data={"lang": "fr", "next": url, "csrf_token": _csrf(kept)})
     assert response.status_code == 302
     assert '<html lang="fr"' in client.get(url).get_data(as_text=True)
@@ -255,3 +259,57 @@ def test_a_kept_page_carries_the_csrf_token_of_the_session_reading_it(
     assert _csrf(page) != _csrf(kept)
     response = client.post(f"{url}/comments", data={"csrf_token": _csrf(page), "source": "Noted."})
     assert response.status_code == 302
+
+
+def test_a_copied_cookie_gets_no_kept_page_once_its_session_signed_out(
+    app: Flask, client: FlaskClient, kept_note: str
+) -> None:
+    url = kept_note
+    kept = client.get(url)
+    copy = app.test_client()  # another browser with the same cookie (copied, stolen)
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"], domain="portal.test")
+    assert cookie is not None
+    copy.set_cookie(cookie.key, cookie.value, domain="portal.test")
+    assert copy.get(url).get_data() == kept.get_data()  # the kept page, for that session
+    assert client.post("/auth/sign-out", data={"csrf_token": _csrf(kept.get_data(as_text=True))})
+    response = copy.get(url)
+    assert response.status_code == 404 and "Sign out" not in response.get_data(as_text=True)
+
+
+def _version_now() -> int:
+    return data_version()  # outside a request: read from the database
+
+
+@pytest.mark.parametrize(
+    ("table", "change"),
+    [
+        ("users", {"active": False}),
+        ("users", {"session_version": 5}),
+        ("users", {"locale": "fr"}),
+        ("user_sessions", {"ended_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}),
+        ("user_sessions", None),  # a live session's row deleted
+    ],
+    ids=["deactivated", "signed out everywhere", "language", "session ended", "session deleted"],
+)
+def test_every_change_of_access_moves_the_data_version_however_it_is_made(
+    client: FlaskClient,
+    make_user: Callable[..., User],
+    table: str,
+    change: dict[str, object] | None,
+) -> None:
+    """Made by hand in SQL, without the services: the database's triggers count it."""
+    official = make_user(Role.GOVERNMENT, "FR")
+    _sign_in(client, official)
+    model = User if table == "users" else UserSession
+    before = _version_now()
+    db.session.execute(update(User).values(name="Renamed by hand"))  # not a change of access
+    db.session.execute(update(UserSession).values(created_at=dt.datetime.now(dt.UTC)))
+    db.session.commit()
+    assert _version_now() == before
+    statement = delete(model) if change is None else update(model).values(**change)
+    db.session.execute(statement)
+    db.session.commit()
+    assert _version_now() == before + 1  # one row: counted once
+    db.session.execute(statement)  # the same values again: nothing changed, nothing counted
+    db.session.commit()
+    assert _version_now() == before + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +28,9 @@ from portal.audit import record_event
 from portal.config import load_config
 from portal.data_version import _watch, data_version, watch_application_name
 from portal.extensions import db
-from portal.models import AuditChainHead, Document
+from portal.models import AuditChainHead, Document, Role, User, Visibility
 from portal.version_watch import CHANNEL, VersionWatch
-from tests.conftest import edit_document, statements_on_this_thread
+from tests.conftest import edit_document, sign_in, statements_on_this_thread
 
 POSTGRESQL_ONLY = "SQLite has no notifications (the version is read)"
 
@@ -124,6 +125,72 @@ def test_a_request_with_credentials_reads_the_version_itself(
             assert data_version() == version
     with app.test_request_context("/"):
         assert data_version() == -1  # a visitor's: the watch's
+
+
+def _kept_reader_page(
+    client: FlaskClient,
+    make_user: Callable[..., User],
+    make_document: Callable[..., Document],
+    watch: VersionWatch,
+) -> tuple[str, str]:
+    """A government note's URL and page, read by a signed-in official and kept under the
+    version the watch has heard."""
+    url = f"/documents/{make_document(visibility=Visibility.GOVERNMENT, title='Watched').slug}"
+    assert sign_in(client, make_user(Role.GOVERNMENT, "FR").email).status_code == 302
+    assert client.get("/").status_code == 200  # the "signed in" message
+    wait_until(lambda: watch.version() == data_version())
+    page = client.get(url).get_data(as_text=True)
+    assert "Watched" in page and client.get(url).get_data(as_text=True) == page
+    return url, page
+
+
+def test_a_readers_kept_page_needs_no_query_while_the_watch_listens(
+    client: FlaskClient,
+    listening: VersionWatch,
+    make_user: Callable[..., User],
+    make_document: Callable[..., Document],
+) -> None:
+    url, page = _kept_reader_page(client, make_user, make_document, listening)
+    served: list[str] = []
+    reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
+    assert reads == [] and served == [page]
+
+
+def test_a_session_ended_elsewhere_gets_no_kept_page_once_the_watch_hears_of_it(
+    client: FlaskClient,
+    postgres_url: str,
+    listening: VersionWatch,
+    make_user: Callable[..., User],
+    make_document: Callable[..., Document],
+) -> None:
+    url, _ = _kept_reader_page(client, make_user, make_document, listening)
+    heard = listening.version()
+    # Ended by hand on another connection (another node, an operator): no audit event.
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as other:
+        other.execute("UPDATE user_sessions SET ended_at = now()")
+    wait_until(lambda: listening.version() != heard)
+    response = client.get(url)
+    assert response.status_code == 404 and "Watched" not in response.get_data(as_text=True)
+
+
+def test_a_readers_own_change_shows_whatever_the_watch_has_heard(
+    client: FlaskClient,
+    listening: VersionWatch,
+    make_user: Callable[..., User],
+    make_document: Callable[..., Document],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, page = _kept_reader_page(client, make_user, make_document, listening)
+    heard = listening.version()
+    monkeypatch.setattr(listening, "version", lambda: heard)  # the watch hears nothing more
+    assert client.get(url).get_data(as_text=True) == page  # kept: the watch vouches for it
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    response = client.post(f"{url}/comments", data={"csrf_token": token, "source": "Seen."})
+    assert response.status_code == 302
+    # The session noted the version after its change; the watch has not reached it, so the
+    # version is read: the page kept before the comment is not served again.
+    for _ in range(3):  # with the "posted" message, then without it
+        assert "Seen." in client.get(url).get_data(as_text=True)
 
 
 def test_a_lost_connection_is_replaced_and_nothing_is_missed(

@@ -38,10 +38,15 @@ class AuditEvent(Base):
 
 
 class AuditChainHead(Base):
-    """The single row holding the chain's length and last hash.
+    """The single row holding the chain's length and last hash, and the data version.
 
     Appending locks this row first, so concurrent transactions extend the chain one
     after the other; deleting the newest events shows up as a length mismatch.
+
+    The data version (`portal/data_version.py`) is `length + access_changes`: database
+    triggers (migration 0008) count every end of a signed-in session and every change of an
+    account's activation, session version or language, however it is made, so a signed-in
+    reader's kept page needs no read of its session.
     """
 
     __tablename__ = "audit_chain_head"
@@ -52,3 +57,5 @@ class AuditChainHead(Base):
     # HMAC of length and last hash: setting the head back to an earlier event (to hide
     # deleted newest events) needs the key, which is not in the database.
     seal: Mapped[str | None] = mapped_column(String(64))
+    # Not sealed: it only decides whether kept pages are fresh.
+    access_changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
