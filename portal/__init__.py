@@ -63,7 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     from portal import reader_pages, visitor_pages
 
-    # After the other request hooks (a reader's session is checked first), before the
+    # After the other request hooks (an idle session is signed out first), before the
     # security headers.
     visitor_pages.init_app(app)
     reader_pages.init_app(app)

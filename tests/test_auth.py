@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from itsdangerous import BadSignature
 from sqlalchemy import select
 
 from portal import create_app
@@ -225,3 +226,16 @@ def test_configuration_defaults_and_environment(tmp_path):
 
 def test_roles_have_readable_labels():
     assert Role.CIVIL_SOCIETY.label == "Civil society"
+
+
+def test_the_session_signer_is_made_once_and_follows_a_rotated_key(app) -> None:
+    sessions = app.session_interface
+    signer = sessions.get_signing_serializer(app)
+    assert sessions.get_signing_serializer(app) is signer  # not rebuilt for every request
+    cookie = signer.dumps({"sid": "x"})
+    old_key = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "a new key for the portal, rotated today"
+    with pytest.raises(BadSignature):
+        sessions.get_signing_serializer(app).loads(cookie)
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]  # the old key still opens old cookies
+    assert sessions.get_signing_serializer(app).loads(cookie) == {"sid": "x"}
