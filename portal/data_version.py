@@ -10,7 +10,7 @@ A request with credentials reads the version from the database, so a reader sees
 change at once. With DATA_VERSION_LISTEN (PostgreSQL; on in production), a visitor's request
 takes it from the worker's watch instead (`portal/version_watch.py`): a change made anywhere
 reaches it as a notification, within milliseconds; so does a signed-in reader's kept page,
-once the watch has heard of that reader's own last change.
+unless that reader changed something a moment ago (`portal/reader_pages.py`).
 """
 
 from __future__ import annotations
@@ -46,15 +46,14 @@ MAX_KEPT = 64
 _kept_lock = threading.Lock()
 
 
-def data_version(at_least: int | None = None) -> int:
-    """The data version, for every kept page or feed served: what the watch heard, if it
-    can vouch for it, for a visitor, or for a signed-in reader's kept page once it has heard
-    of `at_least` (the version after that reader's own last change); else one primary-key
-    read."""
-    if has_request_context() and (at_least is not None or not carries_credentials()):
+def data_version(*, for_reader: bool = False) -> int:
+    """The data version, for every kept page or feed served: what the watch heard, if it can
+    vouch for it, for a visitor's request or, `for_reader`, a signed-in reader's kept page
+    (`VersionWatch.version`); else one primary-key read."""
+    if has_request_context() and (for_reader or not carries_credentials()):
         watch = _watch()
-        version = watch.version() if watch is not None else None
-        if version is not None and (at_least is None or version >= at_least):
+        version = watch.version(for_reader=for_reader) if watch is not None else None
+        if version is not None:
             return version
     return read_number_now(_VERSION)
 

@@ -13,9 +13,11 @@ A page kept under the current version was therefore rendered for a session that 
 signed in, in the account's current language: it is served without reading the session or
 loading the account, with the version from the worker's watch (PostgreSQL's notifications:
 no query; a session ended elsewhere stops getting kept pages as soon as the watch hears of
-it, within milliseconds) or else one primary-key read. A browser's own changes are always
-seen: after each change it sends, its session notes the data version, and the watch is
-trusted only once it has heard of that version. A kept page is served only while the
+it, within milliseconds; one that has not heard from the database for a heartbeat and a
+half is not trusted) or else one primary-key read. At version 0 (no audit chain head: tables
+emptied by hand, so nothing counts ends of sessions) no page is kept. A browser's own changes
+are always seen: its session notes the time of each change it sends, and for
+OWN_CHANGE_SECONDS after it the version is read. A kept page is served only while the
 session's idle clock needs no update, never while a flash message waits, and never to an API
 client; anything else takes the normal path, which loads the account. On a miss the view
 loads the account after the version was taken, so a page kept under a version is never
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -43,28 +45,36 @@ from portal.visitor_pages import KEPT_ENDPOINTS, keepable, page_key
 
 _MARK = "portal.reader_page"
 _SERVED = "portal.reader_page_served"
-#: Where a browser's session keeps the data version after the last change it sent.
-OWN_CHANGE_KEY = "own_change_version"
+#: Where a browser's session notes when it last sent a change (whole seconds since the epoch).
+OWN_CHANGE_KEY = "changed_at"
+#: Seconds after a browser's own change during which its pages read the data version rather
+#: than take the watch's (which hears of a change within milliseconds, or stops vouching).
+OWN_CHANGE_SECONDS = 5
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _kept_page_key() -> tuple[str, int] | None:
     """This session's key for the page asked for, and the data version; None if the page
     may not be kept or the cookie names no session."""
+    now = int(time.time())
     if (
         request.method not in ("GET", "HEAD")
         or request.endpoint not in KEPT_ENDPOINTS
         or "Authorization" in request.headers
         or session.get("_flashes")
         or not session.permanent
-        or idle_state(int(time.time())) is not Idle.ACTIVE
+        or idle_state(now) is not Idle.ACTIVE
+        or "_login_user" in g  # the account was loaded before the version is taken
     ):
         return None
     claim = session_claim()
     if claim is None:
         return None
-    own_change = session.get(OWN_CHANGE_KEY)
-    version = data_version(at_least=own_change if isinstance(own_change, int) else 0)
+    changed_at = session.get(OWN_CHANGE_KEY)
+    recent = isinstance(changed_at, int) and now - changed_at <= OWN_CHANGE_SECONDS
+    version = data_version(for_reader=not recent)
+    if version == 0:
+        return None
     csrf = token_hash(str(session.get(current_app.config["WTF_CSRF_FIELD_NAME"], "")))
     # The language the browser asks for: the page's is the account's choice, if it has one,
     # which is fixed for one data version.
@@ -102,14 +112,14 @@ def _keep(response: Response) -> Response:
 
 
 def _note_own_change(response: Response) -> Response:
-    """After a signed-in browser sends a change, note the data version in its session: its
-    next pages are never older than its own change, whichever worker serves them."""
+    """After a signed-in browser sends a change, note the time in its session: its next
+    pages are never older than its own change, whichever worker serves them."""
     if (
         request.method not in _SAFE_METHODS
         and response.status_code < 400  # refused or failed: nothing changed
         and SESSION_KEY in session
     ):
-        session[OWN_CHANGE_KEY] = data_version()  # read: the request carries credentials
+        session[OWN_CHANGE_KEY] = int(time.time())
     return response
 
 

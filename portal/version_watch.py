@@ -30,6 +30,9 @@ CHANNEL = "portal_data_version"
 HEARTBEAT_SECONDS = 1.0
 #: Seconds since the database was last heard from after which the watch vouches for nothing.
 LIVE_SECONDS = 3.0
+#: The same for a signed-in reader's kept page (a session ended elsewhere): a heartbeat missed
+#: by half its interval is enough to read instead.
+READER_LIVE_SECONDS = 1.5 * HEARTBEAT_SECONDS
 #: Seconds the thread waits for a notification before it looks up (to stop, or to read).
 POLL_SECONDS = 0.25
 #: Seconds between attempts to connect again.
@@ -59,14 +62,16 @@ class VersionWatch:
         self._heard = float("-inf")  # time.monotonic() of the last word from the database
         self._failing = False
 
-    def version(self) -> int | None:
+    def version(self, *, for_reader: bool = False) -> int | None:
         """The latest version the database announced, or None if the watch cannot vouch for
-        it (read it instead)."""
+        it (read it instead): nothing heard from the database for LIVE_SECONDS, or
+        READER_LIVE_SECONDS `for_reader`."""
         if self._pid != os.getpid():
             self._start()
         heard = self._heard
         version = self._version  # read after the time: never older than what `heard` vouches
-        return version if time.monotonic() - heard <= LIVE_SECONDS else None
+        live = READER_LIVE_SECONDS if for_reader else LIVE_SECONDS
+        return version if time.monotonic() - heard <= live else None
 
     def stop(self) -> None:
         """Stop listening (the thread ends within POLL_SECONDS)."""

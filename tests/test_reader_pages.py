@@ -313,3 +313,61 @@ def test_every_change_of_access_moves_the_data_version_however_it_is_made(
     db.session.execute(statement)  # the same values again: nothing changed, nothing counted
     db.session.commit()
     assert _version_now() == before + 1
+
+
+def test_deletions_and_reopened_sessions_are_counted_as_they_should_be(
+    client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    official = make_user(Role.GOVERNMENT, "FR")
+    secretariat = make_user(Role.SECRETARIAT)
+    _sign_in(client, official)
+    counted = _version_now()
+    steps = [
+        (update(UserSession).values(ended_at=dt.datetime.now(dt.UTC)), 1),  # ended
+        (update(UserSession).values(ended_at=None), 1),  # opened again by hand
+        (update(UserSession).values(user_id=secretariat.id), 1),  # moved
+        (update(UserSession).values(ended_at=dt.datetime.now(dt.UTC)), 1),
+        (delete(UserSession), 0),  # an ended session's row: nothing changes
+        (update(User).where(User.id == official.id).values(role=Role.INDUSTRY, state_id=None), 1),
+        (delete(User).where(User.id == official.id), 1),  # the account itself
+    ]
+    for statement, count in steps:
+        db.session.execute(statement)
+        db.session.commit()
+        counted += count
+        assert _version_now() == counted, statement
+
+
+def test_a_session_ended_after_the_version_was_taken_gets_no_page_kept(
+    client: FlaskClient, kept_note: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = kept_note
+    _changed_by_another_worker(
+        monkeypatch,
+        update(UserSession).values(ended_at=dt.datetime.now(dt.UTC)),
+        after_the_read=True,
+    )
+    response = client.get(url)  # the kept page, taken with the version before the end
+    for _ in range(2):
+        response = client.get(url)
+        assert response.status_code == 404 and "Sign out" not in response.get_data(as_text=True)
+
+
+def test_no_page_is_kept_without_the_audit_chain_head(
+    client: FlaskClient, kept_note: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables emptied by hand: nothing counts ends of sessions until the next audited change."""
+    url = kept_note
+    db.session.execute(delete(AuditChainHead))
+    db.session.commit()
+    loads: list[str] = []
+    real_loader = login_manager._user_callback
+
+    def loader(session_id: str) -> Any:
+        loads.append(session_id)
+        return real_loader(session_id)
+
+    monkeypatch.setattr(login_manager, "_user_callback", loader)
+    for _ in range(2):
+        assert client.get(url).status_code == 200
+    assert len(loads) == 2  # rendered each time, never kept

@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 
-from portal import create_app, version_watch
+from portal import create_app, reader_pages, version_watch
 from portal.audit import record_event
 from portal.config import load_config
 from portal.data_version import _watch, data_version, watch_application_name
@@ -45,6 +45,7 @@ def listening(
     connects: what the tests see next comes from notifications."""
     monkeypatch.setattr(version_watch, "HEARTBEAT_SECONDS", 60.0)
     monkeypatch.setattr(version_watch, "LIVE_SECONDS", 120.0)
+    monkeypatch.setattr(version_watch, "READER_LIVE_SECONDS", 120.0)
     app.config["DATA_VERSION_LISTEN"] = True
     watch = _watch()
     assert watch is not None
@@ -117,7 +118,7 @@ def test_a_request_with_credentials_reads_the_version_itself(
     app: Flask, listening: VersionWatch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A reader's own change shows on their next page, whatever the watch has heard."""
-    monkeypatch.setattr(listening, "version", lambda: -1)  # a watch far behind
+    monkeypatch.setattr(listening, "version", lambda **_: -1)  # a watch far behind
     version = data_version()
     for headers in ({"Cookie": "session=x"}, {"Cookie": "remember_token=x"},
                     {"Authorization": "Bearer x"}):  # fmt: skip
@@ -138,6 +139,8 @@ def _kept_reader_page(
     url = f"/documents/{make_document(visibility=Visibility.GOVERNMENT, title='Watched').slug}"
     assert sign_in(client, make_user(Role.GOVERNMENT, "FR").email).status_code == 302
     assert client.get("/").status_code == 200  # the "signed in" message
+    with client.session_transaction() as session:  # signed in a while ago
+        session[reader_pages.OWN_CHANGE_KEY] -= reader_pages.OWN_CHANGE_SECONDS + 1
     wait_until(lambda: watch.version() == data_version())
     page = client.get(url).get_data(as_text=True)
     assert "Watched" in page and client.get(url).get_data(as_text=True) == page
@@ -154,6 +157,23 @@ def test_a_readers_kept_page_needs_no_query_while_the_watch_listens(
     served: list[str] = []
     reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
     assert reads == [] and served == [page]
+
+
+def test_a_watch_silent_for_a_heartbeat_and_a_half_is_not_trusted_for_readers(
+    app: Flask,
+    client: FlaskClient,
+    listening: VersionWatch,
+    make_user: Callable[..., User],
+    make_document: Callable[..., Document],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, page = _kept_reader_page(client, make_user, make_document, listening)
+    monkeypatch.setattr(version_watch, "READER_LIVE_SECONDS", -1.0)  # as if long ago
+    served: list[str] = []
+    reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
+    assert len(reads) == 1 and served == [page]  # the version read: the page is still kept
+    with app.test_request_context("/"):
+        assert listening.version() is not None  # visitors still take it
 
 
 def test_a_session_ended_elsewhere_gets_no_kept_page_once_the_watch_hears_of_it(
@@ -182,13 +202,13 @@ def test_a_readers_own_change_shows_whatever_the_watch_has_heard(
 ) -> None:
     url, page = _kept_reader_page(client, make_user, make_document, listening)
     heard = listening.version()
-    monkeypatch.setattr(listening, "version", lambda: heard)  # the watch hears nothing more
+    monkeypatch.setattr(listening, "version", lambda **_: heard)  # it hears nothing more
     assert client.get(url).get_data(as_text=True) == page  # kept: the watch vouches for it
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     response = client.post(f"{url}/comments", data={"csrf_token": token, "source": "Seen."})
     assert response.status_code == 302
-    # The session noted the version after its change; the watch has not reached it, so the
-    # version is read: the page kept before the comment is not served again.
+    # The session noted the time of its change: for a few seconds the version is read, so the
+    # page kept before the comment is not served again.
     for _ in range(3):  # with the "posted" message, then without it
         assert "Seen." in client.get(url).get_data(as_text=True)
 

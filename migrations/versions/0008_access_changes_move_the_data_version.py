@@ -1,10 +1,13 @@
 """access changes move the data version
 
 The data version becomes the audit chain's length plus `audit_chain_head.access_changes`,
-which triggers count up whenever a signed-in session ends (its row's `ended_at` is set, or
-a live session's row is deleted) and whenever an account's activation, session version or
-language changes (or the account is deleted): however the change is made, through the
-services or by hand in SQL. A signed-in reader's kept page is then valid exactly as long as
+which triggers count up whenever a signed-in session ends or changes hands (its row's
+`ended_at`, `token_hash` or `user_id` changes, or a live session's row is deleted) and
+whenever an account's activation, session version, role, state or language changes (or the
+account is deleted; on PostgreSQL also a TRUNCATE of either table): however the change is
+made, through the services or by hand in SQL. (A later migration that rebuilds either table
+on SQLite, as Alembic's batch mode does, must create these triggers again: the tests of
+tests/test_reader_pages.py fail otherwise.) A signed-in reader's kept page is then valid exactly as long as
 the data version it was kept under, and needs no read of its session (portal/reader_pages.py).
 On PostgreSQL the head's notification announces the sum, so each worker's watch hears of
 an ended session within milliseconds (portal/version_watch.py).
@@ -29,16 +32,23 @@ depends_on = None
 COUNT = "UPDATE audit_chain_head SET access_changes = access_changes + 1"
 
 #: (trigger, event, table, condition on OLD and NEW, or None for every row).
+USERS = ("active", "session_version", "role", "state_id", "locale")
+SESSIONS = ("ended_at", "token_hash", "user_id")
+
+
+def _changed(columns):
+    return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
+
+
 TRIGGERS = (
-    ("users_access_changed", "UPDATE OF active, session_version, locale", "users",
-     "OLD.active IS DISTINCT FROM NEW.active"
-     " OR OLD.session_version IS DISTINCT FROM NEW.session_version"
-     " OR OLD.locale IS DISTINCT FROM NEW.locale"),
+    ("users_access_changed", f"UPDATE OF {', '.join(USERS)}", "users", _changed(USERS)),
     ("users_deleted", "DELETE", "users", None),
-    ("user_sessions_ended", "UPDATE OF ended_at", "user_sessions",
-     "OLD.ended_at IS DISTINCT FROM NEW.ended_at"),
+    ("user_sessions_ended", f"UPDATE OF {', '.join(SESSIONS)}", "user_sessions",
+     _changed(SESSIONS)),
     ("user_sessions_deleted", "DELETE", "user_sessions", "OLD.ended_at IS NULL"),
 )
+#: PostgreSQL only: TRUNCATE fires no row triggers.
+TRUNCATE_TRIGGERS = (("users_truncated", "users"), ("user_sessions_truncated", "user_sessions"))
 
 
 def upgrade():
@@ -69,6 +79,11 @@ def _upgrade_postgresql():
         op.execute(
             f"CREATE TRIGGER {name} AFTER {event} ON {table} "
             f"FOR EACH ROW {when} EXECUTE FUNCTION portal_access_changed()"
+        )
+    for name, table in TRUNCATE_TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER {name} AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION portal_access_changed()"
         )
     _notify("NEW.length + NEW.access_changes")
 
@@ -103,11 +118,12 @@ def _notify(version):
 
 
 def downgrade():
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for name, _, table, _ in TRIGGERS:
-        op.execute(f"DROP TRIGGER {name}" + (
-            f" ON {table}" if op.get_bind().dialect.name == "postgresql" else ""
-        ))
-    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER {name}" + (f" ON {table}" if postgresql else ""))
+    if postgresql:
+        for name, table in TRUNCATE_TRIGGERS:
+            op.execute(f"DROP TRIGGER {name} ON {table}")
         op.execute("DROP FUNCTION portal_access_changed()")
         _notify("NEW.length")
     with op.batch_alter_table('audit_chain_head', schema=None) as batch_op:
