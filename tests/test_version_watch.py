@@ -128,11 +128,12 @@ def test_a_request_with_credentials_reads_the_version_itself(
         assert data_version() == -1  # a visitor's: the watch's
 
 
-def _kept_reader_page(
+@pytest.fixture
+def kept_reader_page(
     client: FlaskClient,
+    listening: VersionWatch,
     make_user: Callable[..., User],
     make_document: Callable[..., Document],
-    watch: VersionWatch,
 ) -> tuple[str, str]:
     """A government note's URL and page, read by a signed-in official and kept under the
     version the watch has heard."""
@@ -141,19 +142,16 @@ def _kept_reader_page(
     assert client.get("/").status_code == 200  # the "signed in" message
     with client.session_transaction() as session:  # signed in a while ago
         session[reader_pages.OWN_CHANGE_KEY] -= reader_pages.OWN_CHANGE_SECONDS + 1
-    wait_until(lambda: watch.version() == data_version())
+    wait_until(lambda: listening.version() == data_version())
     page = client.get(url).get_data(as_text=True)
     assert "Watched" in page and client.get(url).get_data(as_text=True) == page
     return url, page
 
 
 def test_a_readers_kept_page_needs_no_query_while_the_watch_listens(
-    client: FlaskClient,
-    listening: VersionWatch,
-    make_user: Callable[..., User],
-    make_document: Callable[..., Document],
+    client: FlaskClient, kept_reader_page: tuple[str, str]
 ) -> None:
-    url, page = _kept_reader_page(client, make_user, make_document, listening)
+    url, page = kept_reader_page
     served: list[str] = []
     reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
     assert reads == [] and served == [page]
@@ -163,11 +161,10 @@ def test_a_watch_silent_for_a_heartbeat_and_a_half_is_not_trusted_for_readers(
     app: Flask,
     client: FlaskClient,
     listening: VersionWatch,
-    make_user: Callable[..., User],
-    make_document: Callable[..., Document],
+    kept_reader_page: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, page = _kept_reader_page(client, make_user, make_document, listening)
+    url, page = kept_reader_page
     monkeypatch.setattr(version_watch, "READER_LIVE_SECONDS", -1.0)  # as if long ago
     served: list[str] = []
     reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
@@ -180,10 +177,9 @@ def test_a_session_ended_elsewhere_gets_no_kept_page_once_the_watch_hears_of_it(
     client: FlaskClient,
     postgres_url: str,
     listening: VersionWatch,
-    make_user: Callable[..., User],
-    make_document: Callable[..., Document],
+    kept_reader_page: tuple[str, str],
 ) -> None:
-    url, _ = _kept_reader_page(client, make_user, make_document, listening)
+    url, _ = kept_reader_page
     heard = listening.version()
     # Ended by hand on another connection (another node, an operator): no audit event.
     with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as other:
@@ -196,11 +192,10 @@ def test_a_session_ended_elsewhere_gets_no_kept_page_once_the_watch_hears_of_it(
 def test_a_readers_own_change_shows_whatever_the_watch_has_heard(
     client: FlaskClient,
     listening: VersionWatch,
-    make_user: Callable[..., User],
-    make_document: Callable[..., Document],
+    kept_reader_page: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, page = _kept_reader_page(client, make_user, make_document, listening)
+    url, page = kept_reader_page
     heard = listening.version()
     monkeypatch.setattr(listening, "version", lambda **_: heard)  # it hears nothing more
     assert client.get(url).get_data(as_text=True) == page  # kept: the watch vouches for it
