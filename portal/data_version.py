@@ -84,8 +84,8 @@ def kept_for_version(name: str, make: Callable[[], T], key: Hashable = ()) -> T:
 
 
 def with_data_version(statement: Select[Any]) -> Select[Any]:
-    """`statement` with the data version as its last column, for `read_now`: a request that
-    needs a row of its own and the version pays one round trip for both, from one snapshot."""
+    """`statement` with the data version as its last column (0 without a chain head): one
+    round trip for a row and the version, from one snapshot (the watch's heartbeat)."""
     return statement.add_columns(func.coalesce(_VERSION.scalar_subquery(), 0))
 
 

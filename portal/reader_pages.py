@@ -6,8 +6,8 @@ account, server-side session and CSRF token that rendered it, for one version of
 at most VISITOR_PAGE_SECONDS, like the visitors' pages. Every change through the services (a
 new role, an approval, a revoked account, an edit, a comment) appends an audit event, and the
 database counts every end of a session and every change of an account's activation, session
-version or language, however made (migration 0008): either moves the data version, and so
-makes every kept page stale at once.
+version, role, state or language, however made (migration 0008): either moves the data
+version, and so makes every kept page stale at once.
 
 A page kept under the current version was therefore rendered for a session that is still
 signed in, in the account's current language: it is served without reading the session or

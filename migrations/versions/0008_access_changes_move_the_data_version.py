@@ -5,12 +5,13 @@ which triggers count up whenever a signed-in session ends or changes hands (its 
 `ended_at`, `token_hash` or `user_id` changes, or a live session's row is deleted) and
 whenever an account's activation, session version, role, state or language changes (or the
 account is deleted; on PostgreSQL also a TRUNCATE of either table): however the change is
-made, through the services or by hand in SQL. (A later migration that rebuilds either table
-on SQLite, as Alembic's batch mode does, must create these triggers again: the tests of
-tests/test_reader_pages.py fail otherwise.) A signed-in reader's kept page is then valid exactly as long as
-the data version it was kept under, and needs no read of its session (portal/reader_pages.py).
-On PostgreSQL the head's notification announces the sum, so each worker's watch hears of
-an ended session within milliseconds (portal/version_watch.py).
+made, through the services or by hand in SQL. A signed-in reader's kept page is then valid
+exactly as long as the data version it was kept under, and needs no read of its session
+(portal/reader_pages.py). On PostgreSQL the head's notification announces the sum, so each
+worker's watch hears of an ended session within milliseconds (portal/version_watch.py).
+
+A later migration that rebuilds either table on SQLite (as Alembic's batch mode does) must
+create these triggers again: the tests of tests/test_reader_pages.py fail otherwise.
 
 Counting takes the head's row lock, like appending an audit event; a session ends rarely.
 
@@ -31,7 +32,6 @@ depends_on = None
 
 COUNT = "UPDATE audit_chain_head SET access_changes = access_changes + 1"
 
-#: (trigger, event, table, condition on OLD and NEW, or None for every row).
 USERS = ("active", "session_version", "role", "state_id", "locale")
 SESSIONS = ("ended_at", "token_hash", "user_id")
 
@@ -40,6 +40,7 @@ def _changed(columns):
     return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
 
 
+#: (trigger, event, table, condition on OLD and NEW, or None for every row).
 TRIGGERS = (
     ("users_access_changed", f"UPDATE OF {', '.join(USERS)}", "users", _changed(USERS)),
     ("users_deleted", "DELETE", "users", None),

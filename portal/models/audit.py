@@ -44,9 +44,9 @@ class AuditChainHead(Base):
     after the other; deleting the newest events shows up as a length mismatch.
 
     The data version (`portal/data_version.py`) is `length + access_changes`: database
-    triggers (migration 0008) count every end of a signed-in session and every change of an
-    account's activation, session version or language, however it is made, so a signed-in
-    reader's kept page needs no read of its session.
+    triggers (migration 0008) count every end or change of hands of a signed-in session and
+    every change of an account's activation, session version, role, state or language,
+    however it is made, so a signed-in reader's kept page needs no read of its session.
     """
 
     __tablename__ = "audit_chain_head"
