@@ -108,10 +108,9 @@ def reject_nul_characters() -> ResponseReturnValue | None:
     """
     view = current_app.view_functions.get(request.endpoint or "")
     arguments = [] if getattr(view, "cleans_its_own_arguments", False) else request.args.values()
-    # Only these bodies have form fields (werkzeug parses no other): a GET's empty form is
-    # not built at all.
-    has_form = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
-    values = [request.path, *arguments, *(request.form.values() if has_form else ())]
+    # Without a body to parse, a GET's empty form is not built at all.
+    form = request.form.values() if request.want_form_data_parsed else ()
+    values = [request.path, *arguments, *form]
     if any("\x00" in value for value in values):
         return render_error(400, _("The request contains a NUL character, which is not allowed."))
     return None

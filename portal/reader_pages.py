@@ -50,7 +50,6 @@ OWN_CHANGE_KEY = "changed_at"
 #: Seconds after a browser's own change during which its pages read the data version rather
 #: than take the watch's (which hears of a change within milliseconds, or stops vouching).
 OWN_CHANGE_SECONDS = 5
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _kept_page_key() -> tuple[str, int] | None:
@@ -115,7 +114,7 @@ def _note_own_change(response: Response) -> Response:
     """After a signed-in browser sends a change, note the time in its session: its next
     pages are never older than its own change, whichever worker serves them."""
     if (
-        request.method not in _SAFE_METHODS
+        request.method in current_app.config["WTF_CSRF_METHODS"]  # the methods that change
         and response.status_code < 400  # refused or failed: nothing changed
         and SESSION_KEY in session
     ):

@@ -29,7 +29,7 @@ os.environ.pop("PORTAL_ENV", None)
 
 from portal import create_app
 from portal.access import CONTENT_LOADER
-from portal.audit import GENESIS, HEAD_ID, head_seal
+from portal.audit import _chain_head
 from portal.auth.services import create_user
 from portal.content import load_commitment, load_states
 from portal.direct_reads import DirectReads
@@ -37,7 +37,6 @@ from portal.documents.services import DocumentFields, create_document, update_do
 from portal.extensions import db
 from portal.models import (
     Assessment,
-    AuditChainHead,
     Base,
     Commitment,
     Document,
@@ -139,9 +138,7 @@ def empty_tables() -> None:
         db.session.execute(delete(table))
     # As the migrations leave it: the audit chain's genesis head, which also counts changes
     # of access (migration 0008).
-    db.session.add(
-        AuditChainHead(id=HEAD_ID, length=0, last_hash=GENESIS, seal=head_seal(0, GENESIS))
-    )
+    _chain_head(db.session)
     db.session.commit()
 
 

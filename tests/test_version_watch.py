@@ -148,13 +148,19 @@ def kept_reader_page(
     return url, page
 
 
+def _read_with_statements(client: FlaskClient, url: str) -> tuple[list[str], str]:
+    """The statements a request for `url` sends from this thread, and the page it gets."""
+    served: list[str] = []
+    reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
+    return reads, served[0]
+
+
 def test_a_readers_kept_page_needs_no_query_while_the_watch_listens(
     client: FlaskClient, kept_reader_page: tuple[str, str]
 ) -> None:
     url, page = kept_reader_page
-    served: list[str] = []
-    reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
-    assert reads == [] and served == [page]
+    reads, served = _read_with_statements(client, url)
+    assert reads == [] and served == page
 
 
 def test_a_watch_silent_for_a_heartbeat_and_a_half_is_not_trusted_for_readers(
@@ -166,9 +172,8 @@ def test_a_watch_silent_for_a_heartbeat_and_a_half_is_not_trusted_for_readers(
 ) -> None:
     url, page = kept_reader_page
     monkeypatch.setattr(version_watch, "READER_LIVE_SECONDS", -1.0)  # as if long ago
-    served: list[str] = []
-    reads = statements_on_this_thread(lambda: served.append(client.get(url).get_data(as_text=True)))
-    assert len(reads) == 1 and served == [page]  # the version read: the page is still kept
+    reads, served = _read_with_statements(client, url)
+    assert len(reads) == 1 and served == page  # the version read: the page is still kept
     with app.test_request_context("/"):
         assert listening.version() is not None  # visitors still take it
 
